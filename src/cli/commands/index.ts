@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { registerMigrate } from './migrate.js';
+import { registerStart } from './start.js';
+import { registerRecover } from './recover.js';
+import { registerRefresh } from './refresh.js';
+import { registerSnapshot } from './snapshot.js';
+
+/** Every `idgap` subcommand, in the order `idgap --help` lists them. */
+export const commands: Array<(program: Command) => void> = [
+  registerMigrate,
+  registerStart,
+  registerRecover,
+  registerRefresh,
+  registerSnapshot,
+];

@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import type { Runner } from 'graphile-worker';
+import type { FastifyInstance } from 'fastify';
+import { UserError, withContext } from '../context.js';
+import { startApi } from '../../api/server.js';
+import { requestShutdown } from '../../shutdown.js';
+import { startWorker } from '../../worker.js';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run the worker (tasks and crontab) and the HTTP API with the dashboard until SIGINT/SIGTERM')
+    .option('--worker-only', 'run only the worker')
+    .option('--api-only', 'run only the HTTP API and dashboard')
+    .option('--no-cron', 'run the worker without the crontab')
+    .action(async (opts: { workerOnly?: boolean; apiOnly?: boolean; cron: boolean }) => {
+      if (opts.workerOnly && opts.apiOnly) throw new UserError('--worker-only and --api-only exclude each other');
+      await withContext({ poolSize: 6 }, async ({ config, db, pool, log }) => {
+        await pool.query('select ops.fail_abandoned_runs()');
+        let runner: Runner | undefined;
+        let api: FastifyInstance | undefined;
+        if (!opts.apiOnly) runner = await startWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
+        if (!opts.workerOnly) api = await startApi({ pool, config, log });
+
+        /* Graceful shutdown: stop taking requests and jobs, let the running batch commit, then stop the database. */
+        await new Promise<void>((resolve) => {
+          let stopping = false;
+          const stop = (signal: string) => {
+            if (stopping) {
+              log.warn({ event: 'shutdown.forced', signal }, 'second signal: exiting now');
+              process.exit(130);
+            }
+            stopping = true;
+            requestShutdown();
+            log.info({ event: 'shutdown.started', signal }, `${signal} received: finishing the work in flight`);
+            void (async () => {
+              await api?.close().catch(() => undefined);
+              await runner?.stop().catch(() => undefined);
+              log.info({ event: 'shutdown.finished' }, 'stopped cleanly');
+              resolve();
+            })();
+          };
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          runner?.promise.catch((e: Error) => {
+            log.error({ event: 'worker.crashed', error: e.message }, `worker stopped: ${e.message}`);
+            stop('worker-crash');
+          });
+        });
+      });
+    });
+}

@@ -1,0 +1,177 @@
+import type pg from 'pg';
+import { z } from 'zod';
+import type { Log } from './log.js';
+
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' })
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), {
+    message: 'is not a real calendar date',
+  });
+
+export const DEFAULT_BATCH_SIZE = 5000;
+
+/** The payload of retry_identity_matching (SPEC 4); the API and the CLI validate with the same schema. */
+export const recoveryParamsSchema = z
+  .object({
+    limit: z.coerce.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(10_000_000).optional(),
+    risk_level: z.enum(['high', 'medium', 'low'], { message: 'must be high, medium or low' }).optional(),
+    gap_reason: z
+      .enum(['no_identity', 'no_origin', 'inconsistent_origin'], { message: 'must be no_identity, no_origin or inconsistent_origin' })
+      .optional(),
+    date_from: isoDate.optional(),
+    date_to: isoDate.optional(),
+    batch_size: z.coerce.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
+    refresh_index: z.boolean().optional(),
+  })
+  .strict()
+  .refine((p) => !p.date_from || !p.date_to || p.date_from <= p.date_to, { message: 'date_from must not be after date_to', path: ['date_from'] });
+
+export type RecoveryParams = z.infer<typeof recoveryParamsSchema>;
+
+export interface BatchCounts {
+  processed: number;
+  matched: number;
+  failed: number;
+  pending: number;
+  skipped: number;
+}
+
+export interface RecoveryResult extends BatchCounts {
+  candidates: number;
+  batches: number;
+  errors: number;
+  durationMs: number;
+  indexRefresh?: RefreshResult;
+}
+
+export interface RefreshResult {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  total: number;
+  content_changed: boolean;
+}
+
+export async function refreshDriversIndex(client: pg.ClientBase): Promise<RefreshResult> {
+  const { rows } = await client.query('select * from canon.refresh_drivers_index()');
+  const r = rows[0];
+  return {
+    inserted: Number(r.inserted),
+    updated: Number(r.updated),
+    deleted: Number(r.deleted),
+    total: Number(r.total),
+    content_changed: Boolean(r.content_changed),
+  };
+}
+
+export interface RecoveryHooks {
+  /** Called after each batch commits (progress bars, tests that interrupt a run). */
+  onBatch?: (info: { batch: number; batches: number; done: number; candidates: number; counts: BatchCounts; ms: number }) => void | Promise<void>;
+  /** Checked between batches: true stops the run after the batch in flight (graceful shutdown). */
+  shouldStop?: () => boolean;
+}
+
+const zero = (): BatchCounts => ({ processed: 0, matched: 0, failed: 0, pending: 0, skipped: 0 });
+
+/**
+ * One recovery run on `client` (the connection holding the run's lock): plan the
+ * queue in SQL, then process it batch by batch, each batch one transaction.
+ * A batch whose statement fails is split in halves until the failing lead is
+ * alone; that lead is recorded with reason ERROR and every other lead proceeds.
+ */
+export async function runRecovery(
+  client: pg.ClientBase,
+  runId: number,
+  params: RecoveryParams,
+  log: Log,
+  hooks: RecoveryHooks = {},
+): Promise<RecoveryResult> {
+  const started = Date.now();
+  const batchSize = params.batch_size ?? DEFAULT_BATCH_SIZE;
+  let indexRefresh: RefreshResult | undefined;
+  if (params.refresh_index) {
+    const t = Date.now();
+    indexRefresh = await refreshDriversIndex(client);
+    log.info({ event: 'index.refreshed', ...indexRefresh, duration_ms: Date.now() - t }, 'drivers index refreshed before recovery');
+  }
+  await client.query('select ops.fail_abandoned_runs()');
+  const planned = await client.query<{ n: number }>('select ops.plan_recovery($1, $2, $3, $4, $5, $6) as n', [
+    runId,
+    params.limit ?? null,
+    params.risk_level ?? null,
+    params.gap_reason ?? null,
+    params.date_from ?? null,
+    params.date_to ?? null,
+  ]);
+  const candidates = planned.rows[0]!.n;
+  const batches = Math.ceil(candidates / batchSize);
+  log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
+
+  const totals = zero();
+  let errors = 0;
+  let batch = 0;
+  for (let from = 1; from <= candidates; from += batchSize) {
+    if (hooks.shouldStop?.()) {
+      log.warn({ event: 'recovery.stopped', done: totals.processed, candidates }, 'Recovery stopped between batches (shutdown)');
+      break;
+    }
+    batch += 1;
+    const to = Math.min(from + batchSize - 1, candidates);
+    const t = Date.now();
+    const counts = zero();
+    errors += await processRange(client, runId, from, to, counts, log);
+    for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
+    const ms = Date.now() - t;
+    const pendingLeft = candidates - totals.processed;
+    log.info(
+      { event: 'recovery.batch', batch, batches, ...counts, ms },
+      `Batch ${batch}/${batches} done: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${pendingLeft} left, ${ms} ms)`,
+    );
+    await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
+  }
+  const durationMs = Date.now() - started;
+  log.info(
+    { event: 'recovery.finished', candidates, batches: batch, ...totals, errors, duration_ms: durationMs },
+    `Recovery finished: processed=${totals.processed}, matched=${totals.matched}, failed=${totals.failed}, pending=${totals.pending}, skipped=${totals.skipped} in ${(durationMs / 1000).toFixed(1)} s`,
+  );
+  return { ...totals, candidates, batches: batch, errors, durationMs, indexRefresh };
+}
+
+/** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */
+async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
+  try {
+    await client.query('begin');
+    await client.query("set local work_mem = '256MB'");
+    const { rows } = await client.query<BatchCounts>('select * from ops.process_identity_batch($1, $2, $3)', [runId, from, to]);
+    await client.query('commit');
+    const r = rows[0]!;
+    into.processed += r.processed;
+    into.matched += r.matched;
+    into.failed += r.failed;
+    into.pending += r.pending;
+    into.skipped += r.skipped;
+    return 0;
+  } catch (e) {
+    await client.query('rollback').catch(() => undefined);
+    const message = (e as Error).message;
+    if (isConnectionError(e)) throw e;
+    if (from === to) {
+      const { rows } = await client.query<{ status: string }>('select status from ops.record_lead_error($1, $2, $3)', [runId, from, message]);
+      log.warn({ event: 'recovery.lead_error', seq: from, error: message }, `A lead failed with a database error and was recorded as ERROR: ${message}`);
+      into.processed += 1;
+      if (rows[0]?.status === 'failed') into.failed += 1;
+      else into.pending += 1;
+      return 1;
+    }
+    const mid = Math.floor((from + to) / 2);
+    log.debug({ event: 'recovery.batch_split', from, to, error: message }, 'batch failed; splitting it');
+    return (await processRange(client, runId, from, mid, into, log)) + (await processRange(client, runId, mid + 1, to, into, log));
+  }
+}
+
+/** Errors that no split can cure: the connection or the server is gone. */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || /Connection terminated|ECONNRESET|ECONNREFUSED|not queryable/i.test((e as Error).message ?? '');
+}

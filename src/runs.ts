@@ -1,0 +1,140 @@
+import type pg from 'pg';
+import { z } from 'zod';
+import type { JobHelpers } from 'graphile-worker';
+import type { Log } from './log.js';
+
+export type Trigger = 'cron' | 'sql' | 'cli' | 'api';
+
+/**
+ * Who asked for a job: Graphile's crontab adds `_cron` to the payload; our API
+ * and CLI add `_trigger`; anything else came from SQL (`graphile_worker.add_job`).
+ * The markers are taken off before the payload is validated.
+ */
+export function splitPayload(payload: unknown): { trigger: Trigger; body: unknown } {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { trigger: 'sql', body: payload };
+  const { _cron, _trigger, ...body } = payload as Record<string, unknown>;
+  if (_cron !== undefined) return { trigger: 'cron', body };
+  if (_trigger === 'api' || _trigger === 'cli') return { trigger: _trigger, body };
+  return { trigger: 'sql', body };
+}
+
+/** One line a person can read from a zod error: "limit: must be at least 1; risk_level: …". */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+export interface RunContext {
+  runId: number;
+  client: pg.PoolClient;
+  log: Log;
+  trigger: Trigger;
+}
+
+export interface RunOutcome {
+  stats?: Record<string, unknown>;
+}
+
+export class PayloadRejected extends Error {
+  constructor(
+    message: string,
+    readonly runId: number,
+  ) {
+    super(message);
+    this.name = 'PayloadRejected';
+  }
+}
+
+/**
+ * The ledger around a task body: validate the payload (an invalid one is a
+ * `rejected` run and is not retried), open the run on a dedicated connection
+ * (which holds the run's advisory lock), run the body, close the run as
+ * succeeded or failed. A failure is rethrown so Graphile Worker can retry it.
+ */
+/** Lends one connection for the whole run: a pool's, or Graphile's `helpers.withPgClient`. */
+export type WithClient = <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+export function poolClient(pool: pg.Pool): WithClient {
+  return async (fn) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('08') || /Connection terminated/.test((e as Error).message)) broken = e as Error;
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  };
+}
+
+export async function withRun<S extends z.ZodType>(
+  withClient: WithClient,
+  opts: { task: string; schema: S; payload: unknown; trigger?: Trigger; workerJobId?: string | number | null; log: Log },
+  body: (params: z.infer<S>, ctx: RunContext) => Promise<RunOutcome | void>,
+): Promise<{ runId: number; state: 'succeeded' | 'rejected' }> {
+  const split = splitPayload(opts.payload);
+  const trigger = opts.trigger ?? split.trigger;
+  const workerJobId = opts.workerJobId == null ? null : String(opts.workerJobId);
+  const parsed = opts.schema.safeParse(split.body ?? {});
+  if (!parsed.success) {
+    const message = `invalid payload for ${opts.task}: ${describeZodError(parsed.error)}`;
+    const { rows } = await withClient((client) =>
+      client.query<{ id: string }>('select ops.reject_run($1, $2, $3, $4, $5) as id', [
+        opts.task,
+        trigger,
+        safeJson(split.body ?? null),
+        workerJobId,
+        message,
+      ]),
+    );
+    const runId = Number(rows[0]!.id);
+    opts.log.warn({ event: 'run.rejected', task: opts.task, run_id: runId, trigger, error: message }, message);
+    return { runId, state: 'rejected' };
+  }
+  const params = parsed.data as z.infer<S>;
+  return withClient(async (client) => {
+  let runId = 0;
+  const started = Date.now();
+  {
+    const { rows } = await client.query<{ id: string }>('select ops.start_run($1, $2, $3, $4) as id', [
+      opts.task,
+      trigger,
+      JSON.stringify(params ?? {}),
+      workerJobId,
+    ]);
+    runId = Number(rows[0]!.id);
+    const log = opts.log.child({ task: opts.task, run_id: runId });
+    log.info({ event: 'run.started', trigger, params }, `${opts.task} run ${runId} started (${trigger})`);
+    try {
+      const outcome = (await body(params, { runId, client, log, trigger })) ?? {};
+      await client.query('select ops.finish_run($1, $2, $3, null)', [runId, 'succeeded', JSON.stringify(outcome.stats ?? {})]);
+      log.info({ event: 'run.succeeded', duration_ms: Date.now() - started }, `${opts.task} run ${runId} succeeded`);
+      return { runId, state: 'succeeded' };
+    } catch (e) {
+      const message = (e as Error).message;
+      await client.query('rollback').catch(() => undefined);
+      await client
+        .query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message])
+        .catch((finishError: Error) => log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run'));
+      log.error({ event: 'run.failed', duration_ms: Date.now() - started, error: message }, `${opts.task} run ${runId} failed: ${message}`);
+      throw e;
+    }
+  }
+  });
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return 'null';
+  }
+}
+
+/** The worker job id, for the ledger. */
+export function jobIdOf(helpers: JobHelpers): string {
+  return String(helpers.job.id);
+}

@@ -1,0 +1,24 @@
+import type { Task } from 'graphile-worker';
+import { z } from 'zod';
+import { logger } from '../src/log.js';
+import { jobIdOf, withRun } from '../src/runs.js';
+
+export const snapshotParamsSchema = z
+  .object({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' }).optional() })
+  .strict();
+
+/** Upserts the day's row of ops.identity_gap_daily. */
+const task: Task = async (payload, helpers) => {
+  await withRun(
+    helpers.withPgClient,
+    { task: 'snapshot_identity_gap', schema: snapshotParamsSchema, payload, workerJobId: jobIdOf(helpers), log: logger() },
+    async (params, { client, log }) => {
+      const { rows } = await client.query('select * from ops.snapshot_identity_gap($1::date)', [params.date ?? null]);
+      const day = rows[0];
+      log.info({ event: 'snapshot.written', snapshot_date: day.snapshot_date, total_leads: day.total_leads, unresolved: day.unresolved, pct_unresolved: Number(day.pct_unresolved) },
+        `Gap snapshot for ${day.snapshot_date}: ${day.unresolved}/${day.total_leads} unresolved (${day.pct_unresolved}%)`);
+      return { stats: { snapshot_date: day.snapshot_date, unresolved: day.unresolved, total_leads: day.total_leads } };
+    },
+  );
+};
+export default task;
