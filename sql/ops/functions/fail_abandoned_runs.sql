@@ -1,7 +1,7 @@
 /*
  * A run holds a session advisory lock on its id for as long as its process
- * lives (ops.start_run takes it). A running run whose lock can be taken has no
- * process any more (killed, crashed, connection lost): mark it failed so the
+ * lives (ops.start_run takes it). A running run whose lock no session holds has
+ * no process any more (killed, crashed, connection lost): mark it failed so the
  * ledger and the freshness checks do not wait for it forever.
  */
 create or replace function ops.fail_abandoned_runs()
@@ -19,7 +19,13 @@ begin
       duration_ms = (extract(epoch from clock_timestamp() - runs.started_at) * 1000)::bigint,
       error = 'abandoned: the process running it stopped before it finished'
   where runs.state = 'running'
-    and pg_try_advisory_xact_lock(ops.run_lock_key(runs.id));
+    and not exists (
+      select 1
+      from pg_catalog.pg_locks as locks
+      where locks.locktype = 'advisory' and locks.granted and locks.objsubid = 1
+        and locks.database = (select oid from pg_catalog.pg_database where datname = current_database())
+        and locks.classid::bigint = (ops.run_lock_key(runs.id) >> 32) & 4294967295
+        and locks.objid::bigint = ops.run_lock_key(runs.id) & 4294967295);
   get diagnostics n = row_count;
   return n;
 end
