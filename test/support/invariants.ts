@@ -19,14 +19,15 @@ export async function invariantViolations(db: pg.Pool | pg.ClientBase): Promise<
       (select count(*) from canon.identity_registry as persons
         where not exists (select 1 from canon.identity_links as links
                           where links.person_key = persons.person_key and links.source_table = 'module_ct_cabinet_leads'))::int as person_without_lead,
-      (select count(*) from canon.identity_registry as persons
-        where exists (select 1 from canon.identity_links as links where links.person_key = persons.person_key and links.source_table = 'module_ct_cabinet_leads')
-          and not exists (select 1 from canon.identity_origin as origins where origins.person_key = persons.person_key))::int as linked_person_without_origin
+      (select count(distinct jobs.matched_person_key) from ops.identity_matching_jobs as jobs
+        where jobs.status = 'matched'
+          and not exists (select 1 from canon.identity_origin as origins
+                          where origins.person_key = jobs.matched_person_key and origins.origin_tag = 'cabinet_lead'))::int as matched_person_without_origin
   `);
   return rows[0]!;
 }
 
 export async function expectInvariants(db: pg.Pool | pg.ClientBase): Promise<void> {
   const v = await invariantViolations(db);
-  expect(v).toEqual({ matched_without_link: 0, resolved_without_origin: 0, duplicate_links: 0, person_without_lead: 0, linked_person_without_origin: 0 });
+  expect(v).toEqual({ matched_without_link: 0, resolved_without_origin: 0, duplicate_links: 0, person_without_lead: 0, matched_person_without_origin: 0 });
 }
