@@ -1,0 +1,220 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runOnce } from 'graphile-worker';
+import { useTestDatabase } from '../support/db.js';
+import { insertDriver, insertLead, jobOf, lastRun, linkOf, refreshIndex, resetData, runJob } from '../support/fixtures.js';
+import { expectInvariants } from '../support/invariants.js';
+import { graphileLogger } from '../../src/log.js';
+import { taskList } from '../../src/worker.js';
+import { silentLog } from '../support/log.js';
+
+const db = await useTestDatabase();
+const recover = async (payload: Record<string, unknown> = {}) => {
+  await runJob(db.url, db.pool, 'retry_identity_matching', payload);
+  const run = await lastRun(db.pool, 'retry_identity_matching');
+  expect(run.state).toBe('succeeded');
+  return run;
+};
+
+/** Everything recovery writes, in a comparable form (person keys replaced by the driver each person stands for). */
+async function recoveredState() {
+  const { rows } = await db.pool.query(`
+    with person_driver as (
+      select person_key, min(source_pk) as driver_id from canon.identity_links where source_table = 'drivers' group by person_key
+    )
+    select
+      (select coalesce(json_agg(json_build_object('lead', l.source_pk, 'driver', pd.driver_id, 'rule', l.match_rule, 'score', l.match_score) order by l.source_pk), '[]')
+         from canon.identity_links l left join person_driver pd using (person_key) where l.source_table = 'module_ct_cabinet_leads') as lead_links,
+      (select count(*)::int from canon.identity_links where source_table = 'drivers') as driver_links,
+      (select count(*)::int from canon.identity_registry) as persons,
+      (select coalesce(json_agg(json_build_object('driver', pd.driver_id, 'origin', o.origin_source_id) order by pd.driver_id), '[]')
+         from canon.identity_origin o left join person_driver pd using (person_key)) as origins,
+      (select coalesce(json_agg(json_build_object('lead', j.source_id, 'status', j.status, 'reason', j.fail_reason, 'rule', j.match_rule) order by j.source_id), '[]')
+         from ops.identity_matching_jobs j) as jobs`);
+  return rows[0];
+}
+
+/** n leads over n drivers: a third by phone, a third by plate and name, a third with nothing to find. */
+async function seedBulk(n: number) {
+  await db.pool.query(`
+    insert into public.drivers (driver_id, park_id, phone, car_number, full_name, hire_date)
+    select 'drv-' || g, 'park-' || (g % 3), '519' || lpad(g::text, 8, '0'), 'P' || lpad(g::text, 6, '0'),
+           'APELLIDO' || g || ' SEGUNDO' || g || ' NOMBRE' || g, date '2026-10-01'
+    from generate_series(1, $1) as g`, [n]);
+  await db.pool.query(`
+    insert into public.module_ct_cabinet_leads (external_id, lead_created_at, park_phone, first_name, last_name, asset_plate_number)
+    select md5('lead-' || g),
+           timestamp '2026-10-15 10:00' + (g % 20) * interval '1 day',
+           case when g % 3 = 0 then '+51 9' || lpad(g::text, 8, '0') end,
+           'Nombre' || g, 'Apellido' || g || ' Segundo' || g,
+           case when g % 3 = 1 then 'p-' || lpad(g::text, 6, '0') end
+    from generate_series(1, $1) as g`, [n]);
+  await refreshIndex(db.pool);
+}
+
+beforeEach(async () => {
+  await resetData(db.pool);
+});
+
+describe('retries and backoff', () => {
+  it('retries a lead only after its backoff, fails it after max attempts, and reconsiders it when the drivers index changes', async () => {
+    await db.pool.query(`update ops.settings set value = '3' where key = 'max_attempts'`);
+    try {
+      const lead = await insertLead(db.pool, { park_phone: '987123001', first_name: 'Ana' });
+      await recover();
+      const first = (await jobOf(db.pool, lead))!;
+      expect(first).toMatchObject({ status: 'pending', fail_reason: 'NO_CANDIDATES', attempt_count: 1 });
+      const backoffMinutes = (first.next_attempt_at!.getTime() - first.last_attempt_at!.getTime()) / 60000;
+      expect(backoffMinutes).toBeCloseTo(60, 0);
+
+      // Backed off: a run now does not touch it.
+      const skippedRun = await recover();
+      expect(skippedRun.processed).toBe(0);
+      expect((await jobOf(db.pool, lead))!.attempt_count).toBe(1);
+
+      // Backoff passed: retried, and the next backoff doubles.
+      await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() - interval '1 second' where source_id = $1`, [lead]);
+      await recover();
+      const second = (await jobOf(db.pool, lead))!;
+      expect(second.attempt_count).toBe(2);
+      expect((second.next_attempt_at!.getTime() - second.last_attempt_at!.getTime()) / 60000).toBeCloseTo(120, 0);
+
+      await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() - interval '1 second' where source_id = $1`, [lead]);
+      await recover();
+      expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'failed', attempt_count: 3, next_attempt_at: null });
+
+      // Failed: not retried by time...
+      expect((await recover()).processed).toBe(0);
+      // ...nor by a refresh that changes nothing...
+      await refreshIndex(db.pool);
+      expect((await recover()).processed).toBe(0);
+      // ...but new evidence in the drivers index re-opens it, and it links.
+      await insertDriver(db.pool, { driver_id: 'late', phone: '51987123001', full_name: 'SOTO ANA' });
+      await refreshIndex(db.pool);
+      const rerun = await recover();
+      expect(rerun.processed).toBe(1);
+      expect((await linkOf(db.pool, lead))?.match_rule).toBe('R1_PHONE_EXACT');
+      expect((await jobOf(db.pool, lead))!.status).toBe('matched');
+    } finally {
+      await db.pool.query(`update ops.settings set value = '5' where key = 'max_attempts'`);
+    }
+  });
+
+  it('caps the backoff at retry_backoff_cap_minutes', async () => {
+    const lead = await insertLead(db.pool, { park_phone: '987123002' });
+    await db.pool.query(`insert into ops.identity_matching_jobs (source_id, status, attempt_count, next_attempt_at) values ($1, 'pending', 3, now() - interval '1 minute')`, [lead]);
+    await recover();
+    const job = (await jobOf(db.pool, lead))!;
+    expect(job.attempt_count).toBe(4);
+    expect((job.next_attempt_at!.getTime() - job.last_attempt_at!.getTime()) / 60000).toBeCloseTo(480, 0);
+    await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() - interval '1 minute', attempt_count = 2 where source_id = $1`, [lead]);
+    await db.pool.query(`update ops.settings set value = '90' where key = 'retry_backoff_cap_minutes'`);
+    try {
+      await recover();
+      const capped = (await jobOf(db.pool, lead))!;
+      expect((capped.next_attempt_at!.getTime() - capped.last_attempt_at!.getTime()) / 60000).toBeCloseTo(90, 0);
+    } finally {
+      await db.pool.query(`update ops.settings set value = '1440' where key = 'retry_backoff_cap_minutes'`);
+    }
+  });
+});
+
+describe('idempotence and filters', () => {
+  it('a second run right after the first matches nothing new and changes no row', async () => {
+    await seedBulk(600);
+    const first = await recover({ batch_size: 250 });
+    expect(first.matched).toBe(400);
+    const before = await recoveredState();
+    const writesBefore = (await db.pool.query(`select sum(n_tup_ins + n_tup_upd + n_tup_del)::bigint as w from pg_stat_user_tables where schemaname in ('canon')`)).rows[0].w;
+    const second = await recover({ batch_size: 250 });
+    expect(second).toMatchObject({ processed: 0, matched: 0 });
+    expect(await recoveredState()).toEqual(before);
+    await new Promise((r) => setTimeout(r, 600)); // statistics are reported by backends with a short delay
+    const writesAfter = (await db.pool.query(`select sum(n_tup_ins + n_tup_upd + n_tup_del)::bigint as w from pg_stat_user_tables where schemaname in ('canon')`)).rows[0].w;
+    expect(writesAfter).toBe(writesBefore);
+    await expectInvariants(db.pool);
+  });
+
+  it('honours limit, risk_level and the date window, highest risk and oldest first', async () => {
+    const old = await insertLead(db.pool, { park_phone: '987500001', lead_created_at: '2026-01-01 10:00' });
+    const recent = await insertLead(db.pool, { park_phone: '987500002', lead_created_at: new Date(Date.now() - 3 * 3600_000).toISOString() });
+    const middle = await insertLead(db.pool, { park_phone: '987500003', lead_created_at: '2026-06-01 10:00' });
+    await recover({ limit: 1 });
+    expect(await jobOf(db.pool, old)).toBeDefined();
+    expect(await jobOf(db.pool, middle)).toBeUndefined();
+    await recover({ risk_level: 'low' });
+    expect(await jobOf(db.pool, recent)).toBeDefined();
+    expect(await jobOf(db.pool, middle)).toBeUndefined();
+    await recover({ date_from: '2026-05-01', date_to: '2026-07-01' });
+    expect(await jobOf(db.pool, middle)).toBeDefined();
+  });
+
+  it('rejects an invalid payload with the validation message, without retrying it', async () => {
+    await db.pool.query(`select graphile_worker.add_job('retry_identity_matching', '{"limit": 0, "risk_level": "extreme", "colour": 1}'::json)`);
+    await runOnce({ connectionString: db.url, taskList, logger: graphileLogger(silentLog()) });
+    const run = await lastRun(db.pool, 'retry_identity_matching');
+    expect(run.state).toBe('rejected');
+    expect(run.error).toMatch(/limit: must be at least 1/);
+    expect(run.error).toMatch(/risk_level: must be high, medium or low/);
+    expect(run.error).toMatch(/colour/);
+    const jobs = await db.pool.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'retry_identity_matching'`);
+    expect(jobs.rows[0].n).toBe(0);
+  });
+});
+
+describe('fault isolation', () => {
+  it('isolates the one lead whose writes fail, records it as ERROR with the message, and commits every other lead', async () => {
+    await seedBulk(90);
+    const victim = (await db.pool.query(`select md5('lead-30') as id`)).rows[0].id as string;
+    await db.pool.query(`
+      create function public.test_refuse_link() returns trigger language plpgsql as $$
+      begin
+        if new.source_pk = '${victim}' then raise exception 'refused by test trigger for %', new.source_pk; end if;
+        return new;
+      end $$;
+      create trigger test_refuse_link before insert on canon.identity_links for each row execute function public.test_refuse_link();`);
+    try {
+      const run = await recover({ batch_size: 40 });
+      expect(run.matched).toBe(59);
+      expect(run.processed).toBe(90);
+      expect(run.stats.errors).toBe(1);
+      expect(await linkOf(db.pool, victim)).toBeUndefined();
+      expect(await jobOf(db.pool, victim)).toMatchObject({ status: 'pending', fail_reason: 'ERROR', attempt_count: 1 });
+      expect((await jobOf(db.pool, victim))!.fail_detail).toContain('refused by test trigger');
+      const linked = await db.pool.query(`select count(*)::int as n from canon.identity_links where source_table = 'module_ct_cabinet_leads'`);
+      expect(linked.rows[0].n).toBe(59);
+      await expectInvariants(db.pool);
+    } finally {
+      await db.pool.query(`drop trigger test_refuse_link on canon.identity_links; drop function public.test_refuse_link()`);
+    }
+  });
+});
+
+describe('concurrency', () => {
+  it('two runs started together over the same 20,000 leads end in the state of one run, one link per lead', async () => {
+    await seedBulk(20_000);
+    // Reference: one run on a copy of the data, then reset the writes.
+    await recover({ batch_size: 2000 });
+    const single = await recoveredState();
+    await db.pool.query(`truncate canon.identity_links, canon.identity_origin, canon.identity_origin_history, canon.identity_registry, ops.identity_matching_jobs, ops.job_runs, ops.recovery_queue cascade`);
+
+    await db.pool.query(`select graphile_worker.add_job('retry_identity_matching', '{"batch_size": 2000}'::json)`);
+    await db.pool.query(`select graphile_worker.add_job('retry_identity_matching', '{"batch_size": 2000}'::json)`);
+    const log = graphileLogger(silentLog());
+    // Two workers, as two processes would be: each takes one job and they run at the same time.
+    await Promise.all([
+      runOnce({ connectionString: db.url, taskList, logger: log }),
+      runOnce({ connectionString: db.url, taskList, logger: log }),
+    ]);
+    const runs = await db.pool.query(`select state, processed, matched, skipped, started_at, finished_at from ops.job_runs where task = 'retry_identity_matching' order by id`);
+    expect(runs.rows.map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
+    const [a, b] = runs.rows;
+    expect(a.started_at < b.finished_at && b.started_at < a.finished_at).toBe(true);
+    const total = runs.rows.reduce((s, r) => s + r.matched, 0);
+    expect(total).toBe(13_333); // 6,666 by phone + 6,667 by plate; each lead matched by exactly one of the runs
+    expect(single.lead_links).toHaveLength(13_333);
+    expect(await recoveredState()).toEqual(single);
+    const dup = await db.pool.query(`select count(*)::int as n from (select source_pk from canon.identity_links group by source_table, source_pk having count(*) > 1) d`);
+    expect(dup.rows[0].n).toBe(0);
+    await expectInvariants(db.pool);
+  });
+});
