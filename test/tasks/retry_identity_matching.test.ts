@@ -401,16 +401,25 @@ describe('retry_identity_matching: reasons', () => {
     expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'failed', fail_reason: 'LEAD_NOT_FOUND', attempt_count: 2 });
   });
 
-  it('skips a resolved lead that is explicitly due (status skipped), without counting an attempt', async () => {
+  it('skips leads already resolved: a matched row stays matched, a lead resolved by hand becomes skipped, no attempt counted', async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000040', full_name: 'PAZ ORTIZ EVA' });
     const lead = await insertLead(db.pool, { park_phone: '987000040' });
+    const byHand = await insertLead(db.pool, { park_phone: null });
     await refreshIndex(db.pool);
+    const key = '0190f0a0-0000-7000-8000-0000000000cc';
+    await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH')`, [key]);
+    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level)
+      values ($1, 'module_ct_cabinet_leads', $2, 'MANUAL', 100, 'HIGH')`, [key, byHand]);
+    await db.pool.query(`insert into canon.identity_origin (person_key, origin_tag, origin_source_id, decided_by) values ($1, 'cabinet_lead', $2, 'manual')`, [key, byHand]);
+    await db.pool.query(`insert into ops.identity_matching_jobs (source_id, status, attempt_count, fail_reason) values ($1, 'pending', 2, 'NO_CANDIDATES')`, [byHand]);
     const runId = (await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id;
     await db.pool.query(`insert into ops.recovery_queue (run_id, seq, lead_id) values ($1, 1, $2)`, [runId, lead]);
     await db.pool.query(`select * from ops.process_identity_batch($1, 1, 1)`, [runId]);
-    await db.pool.query(`insert into ops.recovery_queue (run_id, seq, lead_id) values ($1, 2, $2)`, [runId, lead]);
-    const { rows } = await db.pool.query(`select * from ops.process_identity_batch($1, 2, 2)`, [runId]);
-    expect(rows[0]).toMatchObject({ processed: 1, skipped: 1, matched: 0 });
-    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'skipped', attempt_count: 1 });
+    await db.pool.query(`insert into ops.recovery_queue (run_id, seq, lead_id) values ($1, 2, $2), ($1, 3, $3)`, [runId, lead, byHand]);
+    const { rows } = await db.pool.query(`select * from ops.process_identity_batch($1, 2, 3)`, [runId]);
+    expect(rows[0]).toMatchObject({ processed: 2, skipped: 2, matched: 0 });
+    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'matched', match_rule: 'R1_PHONE_EXACT', attempt_count: 1 });
+    expect(await jobOf(db.pool, byHand)).toMatchObject({ status: 'skipped', fail_reason: null, attempt_count: 2 });
+    await db.pool.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
   });
 });

@@ -412,7 +412,9 @@ begin
       matched_person_key = excluded.matched_person_key,
       match_rule = excluded.match_rule,
       last_run_id = excluded.last_run_id,
-      updated_at = excluded.updated_at;
+      updated_at = excluded.updated_at
+  /* A lead found resolved keeps the row of the run that matched it (a concurrent or earlier run). */
+  where not (excluded.status = 'skipped' and jobs.status = 'matched');
 
   /* Backoff and the max-attempts cut, now that attempt_count holds the new total. */
   update ops.identity_matching_jobs as jobs
