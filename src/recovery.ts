@@ -42,6 +42,7 @@ export interface RecoveryResult extends BatchCounts {
   batches: number;
   errors: number;
   durationMs: number;
+  planMs: number;
   indexRefresh?: RefreshResult;
 }
 
@@ -96,6 +97,7 @@ export async function runRecovery(
     log.info({ event: 'index.refreshed', ...indexRefresh, duration_ms: Date.now() - t }, 'drivers index refreshed before recovery');
   }
   await client.query('select ops.fail_abandoned_runs()');
+  const planStarted = Date.now();
   const planned = await client.query<{ n: number }>('select ops.plan_recovery($1, $2, $3, $4, $5, $6) as n', [
     runId,
     params.limit ?? null,
@@ -105,8 +107,9 @@ export async function runRecovery(
     params.date_to ?? null,
   ]);
   const candidates = planned.rows[0]!.n;
+  const planMs = Date.now() - planStarted;
   const batches = Math.ceil(candidates / batchSize);
-  log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
+  log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
 
   const totals = zero();
   let errors = 0;
@@ -135,7 +138,7 @@ export async function runRecovery(
     { event: 'recovery.finished', candidates, batches: batch, ...totals, errors, duration_ms: durationMs },
     `Recovery finished: processed=${totals.processed}, matched=${totals.matched}, failed=${totals.failed}, pending=${totals.pending}, skipped=${totals.skipped} in ${(durationMs / 1000).toFixed(1)} s`,
   );
-  return { ...totals, candidates, batches: batch, errors, durationMs, indexRefresh };
+  return { ...totals, candidates, batches: batch, errors, durationMs, planMs, indexRefresh };
 }
 
 /** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */

@@ -32,6 +32,9 @@ declare
   backoff_base integer := ops.setting_integer('retry_backoff_base_minutes');
   backoff_cap integer := ops.setting_integer('retry_backoff_cap_minutes');
   counts record;
+  /* Milliseconds per step, summed into the run's stats.step_ms: where the time goes, per run. */
+  step_started timestamptz := clock_timestamp();
+  step_ms jsonb := '{}';
 begin
   perform pg_advisory_xact_lock(hashtextextended('idgap.recovery_batch', 0));
 
@@ -82,6 +85,8 @@ begin
     on origin_links.source_table = 'module_ct_cabinet_leads' and origin_links.source_pk = origins.origin_source_id
        and origins.origin_tag = 'cabinet_lead';
   analyze batch_leads;
+  step_ms := step_ms || jsonb_build_object('leads', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /*
    * 2. Candidates per rule. A driver already linked to a person stands for that
@@ -137,6 +142,8 @@ begin
     on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
   where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
   analyze batch_candidates;
+  step_ms := step_ms || jsonb_build_object('candidates', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /*
    * 3. One verdict per lead and rule. R1: one person -> named, several -> ambiguous.
@@ -177,6 +184,8 @@ begin
          end as verdict
   from per_rule;
   analyze batch_rules;
+  step_ms := step_ms || jsonb_build_object('rules', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /*
    * 4. One decision per lead. Rules that name a person must agree; an ambiguous
@@ -191,6 +200,7 @@ begin
            min(batch_rules.rule_no) filter (where batch_rules.verdict = 'named') as best_rule,
            bool_or(batch_rules.verdict = 'ambiguous') as any_ambiguous,
            bool_or(batch_rules.verdict = 'weak') as any_weak,
+           max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
            jsonb_object_agg(
              case batch_rules.rule_no when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' else 'R3B_PLATE_NAME_ANY_DATE' end,
              jsonb_build_object('verdict', batch_rules.verdict,
@@ -199,12 +209,26 @@ begin
     from batch_rules
     group by batch_rules.lead_id
   ),
+  /* An ambiguous rule lets the named person through only if that person is among its candidates. */
+  ambiguity as (
+    select ambiguous.lead_id, bool_and(combined.named_person = any (ambiguous.candidate_persons)) as allows
+    from batch_rules as ambiguous
+    join combined on combined.lead_id = ambiguous.lead_id
+    where ambiguous.verdict = 'ambiguous'
+    group by ambiguous.lead_id
+  ),
+  person_drivers as (
+    select candidates.lead_id, candidates.rule_no, candidates.candidate_person, min(candidates.driver_id) as driver_id
+    from batch_candidates as candidates
+    group by candidates.lead_id, candidates.rule_no, candidates.candidate_person
+  ),
   checked as (
-    select combined.*,
-           coalesce((select bool_and(combined.named_person = any (ambiguous.candidate_persons))
-                     from batch_rules as ambiguous
-                     where ambiguous.lead_id = combined.lead_id and ambiguous.verdict = 'ambiguous'), true) as ambiguity_allows
+    select combined.*, coalesce(ambiguity.allows, true) as ambiguity_allows, person_drivers.driver_id as matched_driver_id
     from combined
+    left join ambiguity on ambiguity.lead_id = combined.lead_id
+    left join person_drivers
+      on person_drivers.lead_id = combined.lead_id and person_drivers.rule_no = combined.best_rule
+         and person_drivers.candidate_person = combined.named_person
   ),
   decided as (
     select batch_leads.seq,
@@ -215,6 +239,8 @@ begin
            checked.named_person,
            checked.best_rule,
            checked.rules,
+           checked.r3b_score,
+           checked.matched_driver_id,
            case
              when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
              when batch_leads.gap_reason = 'resolved' then 'SKIP'
@@ -227,7 +253,7 @@ begin
              when batch_leads.phone_norm is null and batch_leads.plate_norm is null then 'MISSING_KEYS'
              when checked.named_persons = 1 and checked.ambiguity_allows then 'LINK'
              when batch_leads.lead_date is null then 'INVALID_LEAD_DATE'
-             when checked.named_persons > 1 or checked.named_persons = 1 or checked.any_ambiguous then 'MULTIPLE_CANDIDATES'
+             when checked.named_persons >= 1 or checked.any_ambiguous then 'MULTIPLE_CANDIDATES'
              when checked.any_weak then 'WEAK_MATCH_ONLY'
              else 'NO_CANDIDATES'
            end as decision,
@@ -236,21 +262,16 @@ begin
     from batch_leads
     left join checked on checked.lead_id = batch_leads.lead_id
   )
-  select decided.*,
+  select decided.seq, decided.lead_id, decided.lead_created_at, decided.linked_person_key, decided.gap_reason,
+         decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
          case decided.best_rule when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' when 3 then 'R3B_PLATE_NAME_ANY_DATE' end as match_rule,
          case decided.best_rule when 1 then 'HIGH' else 'MEDIUM' end as confidence_level,
-         case decided.best_rule
-           when 1 then 95
-           when 2 then 85
-           when 3 then (select round(rules.best_similarity * 100)::integer from batch_rules as rules
-                        where rules.lead_id = decided.lead_id and rules.rule_no = 3)
-         end as match_score,
-         (select min(candidates.driver_id) from batch_candidates as candidates
-          where candidates.lead_id = decided.lead_id and candidates.rule_no = decided.best_rule
-            and candidates.candidate_person = decided.named_person) as matched_driver_id,
+         case decided.best_rule when 1 then 95 when 2 then 85 when 3 then decided.r3b_score end as match_score,
          null::uuid as person_key
   from decided;
   analyze batch_decisions;
+  step_ms := step_ms || jsonb_build_object('decisions', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /* 5. New persons: one per unlinked driver, even when several leads of the batch name it. */
   create temp table batch_new_persons on commit drop as
@@ -277,6 +298,8 @@ begin
          p_run_id
   from batch_new_persons as new_persons
   order by new_persons.driver_id;
+  step_ms := step_ms || jsonb_build_object('new_persons', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   update batch_decisions as decisions
   set person_key = case when decisions.named_person like 'driver:%' then new_persons.person_key
@@ -307,6 +330,8 @@ begin
   update batch_decisions as decisions
   set person_key = decisions.linked_person_key
   where decisions.decision = 'REPAIR';
+  step_ms := step_ms || jsonb_build_object('lead_links', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /*
    * 7. Origins of every person this batch linked or repairs: the earliest linked
@@ -380,6 +405,8 @@ begin
                          where origin_links.source_table = 'module_ct_cabinet_leads'
                            and origin_links.source_pk = plan.old_source_id
                            and origin_links.person_key = plan.person_key));
+  step_ms := step_ms || jsonb_build_object('origins', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   /* 8. Job rows: attempts, backoff, final states. */
   insert into ops.identity_matching_jobs as jobs
@@ -424,6 +451,8 @@ begin
   from batch_decisions as decisions
   where jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = decisions.lead_id
     and jobs.status = 'pending';
+  step_ms := step_ms || jsonb_build_object('job_rows', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
   select count(*)::integer as processed,
          (count(*) filter (where decisions.decision in ('LINK', 'REPAIR')))::integer as matched,
@@ -441,7 +470,9 @@ begin
       failed = runs.failed + counts.failed,
       pending = runs.pending + counts.pending,
       skipped = runs.skipped + counts.skipped,
-      stats = runs.stats || jsonb_build_object('reasons',
+      stats = runs.stats || jsonb_build_object('step_ms', (
+                select jsonb_object_agg(steps.key, round(coalesce((runs.stats -> 'step_ms' ->> steps.key)::numeric, 0) + steps.value::numeric, 1))
+                from jsonb_each_text(step_ms) as steps)) || jsonb_build_object('reasons',
                 coalesce(runs.stats -> 'reasons', '{}'::jsonb) || coalesce((
                   select jsonb_object_agg(reasons.decision, coalesce((runs.stats -> 'reasons' ->> reasons.decision)::integer, 0) + reasons.n)
                   from (select decisions.decision, count(*) as n from batch_decisions as decisions group by decisions.decision) as reasons), '{}'::jsonb))
