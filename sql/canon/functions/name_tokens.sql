@@ -7,7 +7,6 @@ returns text[]
 language plpgsql
 immutable
 parallel safe
-set search_path = pg_catalog, public
 as $$
 declare
   normalised text := canon.norm_name(raw);

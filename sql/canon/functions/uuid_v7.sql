@@ -9,12 +9,11 @@ returns uuid
 language sql
 volatile
 parallel safe
-set search_path = pg_catalog, public
 as $$
   select encode(
            set_bit(
              set_bit(
-               overlay(uuid_send(gen_random_uuid())
+               overlay(uuid_send(pg_catalog.gen_random_uuid())
                        placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
                        from 1 for 6),
                52, 1),
