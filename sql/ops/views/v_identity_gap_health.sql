@@ -21,12 +21,19 @@ recent_matches as (
     and runs.started_at >= now() - make_interval(hours => settings.no_match_hours)
 ),
 recoverable as (
-  /* Unresolved leads recovery can still act on: never attempted, or not given up on. */
+  /*
+   * Unresolved leads recovery can still act on: never attempted, not given up
+   * on, or given up on before the drivers index content last changed (new
+   * evidence re-opens them, as in ops.plan_recovery).
+   */
   select count(*)::numeric as leads
   from ops.v_identity_gap_analysis as analysis
   left join ops.identity_matching_jobs as jobs
     on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = analysis.lead_id
-  where analysis.gap_reason <> 'resolved' and (jobs.status is null or jobs.status <> 'failed')
+  where analysis.gap_reason <> 'resolved'
+    and (jobs.status is null
+         or jobs.status <> 'failed'
+         or jobs.last_attempt_at < (select state.content_changed_at from canon.drivers_index_state as state))
 ),
 index_state as (
   /* A left join from a one-row select: a missing state row must not make the check disappear. */

@@ -95,6 +95,13 @@ describe('ops.v_identity_gap_health', () => {
       expect((await check('match_flow')).status).toBe('ok');
     });
 
+    it('warns again when the drivers index changed after a lead failed for good (new evidence re-opens it)', async () => {
+      const leadId = await leadAged(db.pool, 3);
+      await insertMatchingJob(db.pool, { leadId, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
+      await db.pool.query(`update canon.drivers_index_state set content_changed_at = now()`);
+      expect((await check('match_flow')).status).toBe('warn');
+    });
+
     it('is ok when there is no gap at all', async () => {
       await resolvedLead(db.pool, 3);
       expect((await check('match_flow')).status).toBe('ok');
