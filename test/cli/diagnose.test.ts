@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { diagnosisSchema, readDiagnosis, renderDiagnosis } from '../../src/diagnose.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { resetData } from '../support/fixtures.js';
+import { insertDriver, insertLead, refreshIndex, resetData, runJob } from '../support/fixtures.js';
+import { invariantViolations } from '../support/invariants.js';
 import { useTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertDaily, insertMatchingJob, insertRun, leadAged, person, resolvedLead } from '../support/gap.js';
 
@@ -136,5 +137,40 @@ describe('readDiagnosis (the function the API reuses)', () => {
     const healthLines = text.split('HEALTH')[1]!.split('\n\n')[0]!.split('\n').slice(1);
     const statusColumn = healthLines[0]!.indexOf('status');
     expect(healthLines.slice(1).every((l) => /^(OK|WARN|FAIL)/.test(l.slice(statusColumn)))).toBe(true);
+  });
+});
+
+describe('diagnose after a real recovery run (numbers written by the engine, not by hand)', () => {
+  it('reports the run, its matches, the fail reasons and clean integrity, agreeing with the test invariants', async () => {
+    const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000).toISOString().replace('T', ' ').slice(0, 19);
+    await insertDriver(db.pool, { driver_id: 'drv-1', phone: '51987654321', full_name: 'QUISPE MAMANI ROSA' });
+    await refreshIndex(db.pool);
+    const matched = await insertLead(db.pool, { lead_created_at: eightDaysAgo, park_phone: '+51 987 654 321', first_name: 'Rosa', last_name: 'Quispe' });
+    await insertLead(db.pool, { lead_created_at: eightDaysAgo, first_name: 'Sin', last_name: 'Datos' });
+    await insertLead(db.pool, { lead_created_at: eightDaysAgo, park_phone: '999111222', first_name: 'Nadie', last_name: 'Conocido' });
+    await runJob(db.url, db.pool, 'retry_identity_matching', {});
+
+    const d = await readDiagnosis(db.pool);
+    expect(d.freshness).toMatchObject({ status: 'OK', runs_24h: 1, succeeded_runs_24h: 1, matched_24h: 1, processed_24h: 3 });
+    expect(d.volume_24h.find((v) => v.task === 'retry_identity_matching')).toMatchObject({ runs: 1, processed: 3, matched: 1, pending: 2 });
+    expect(d.volume_24h.find((v) => v.task === 'snapshot_identity_gap')).toMatchObject({ runs: 1, succeeded: 1 });
+    expect(d.fail_reasons.map((r) => [r.fail_reason, r.leads]).sort()).toEqual([['MISSING_KEYS', 1], ['NO_CANDIDATES', 1]]);
+    expect(d.gap).toMatchObject({ total_leads: 3, unresolved: 2, resolved: 1 });
+    expect(d.trend.find((t) => t.period === '1d')).toMatchObject({ pct_unresolved_now: 66.67 });
+    expect(d.integrity.every((i) => i.violations === 0)).toBe(true);
+    expect(d.health.find((h) => h.check === 'job_freshness')!.status).toBe('ok');
+    expect(d.health.find((h) => h.check === 'match_flow')!.status).toBe('ok');
+    expect(Object.values(await invariantViolations(db.pool)).every((n) => n === 0)).toBe(true);
+
+    // Break an invariant by hand: the views and the test invariants count it alike.
+    await db.pool.query(`delete from canon.identity_links where source_table = 'module_ct_cabinet_leads' and source_pk = $1`, [matched]);
+    const broken = await readDiagnosis(db.pool);
+    const counts = Object.fromEntries(broken.integrity.map((i) => [i.check, i.violations]));
+    const invariants = await invariantViolations(db.pool);
+    expect(counts.matched_without_link).toBe(1);
+    expect(counts.matched_without_link).toBe(invariants.matched_without_link);
+    expect(counts.person_without_lead).toBe(invariants.person_without_lead);
+    expect(broken.ok).toBe(false);
+    expect(broken.health.find((h) => h.check === 'matched_without_link')!.status).toBe('fail');
   });
 });
