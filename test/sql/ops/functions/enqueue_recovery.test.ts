@@ -1,7 +1,7 @@
 import { runOnce } from 'graphile-worker';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { graphileLogger } from '../../../../src/log.js';
-import { taskList } from '../../../../src/worker.js';
+import { startWorker, taskList } from '../../../../src/worker.js';
 import { useTestDatabase, type TestDatabase } from '../../../support/db.js';
 import { insertDriver, insertLead, lastRun, linkOf, refreshIndex, resetData } from '../../../support/fixtures.js';
 import { silentLog } from '../../../support/log.js';
@@ -83,5 +83,28 @@ describe('ops.enqueue_recovery', () => {
       `select total_leads, unresolved, matched_in_day, runs_in_day from ops.identity_gap_daily where snapshot_date = (now() at time zone 'utc')::date`);
     expect(daily).toEqual([{ total_leads: 2, unresolved: 1, matched_in_day: 1, runs_in_day: 1 }]);
     expect(await queued()).toEqual([]);
+  });
+
+  it('is picked up by a running worker: the call from psql is all it takes', async () => {
+    await insertDriver(db.pool, { driver_id: 'drv-2', phone: '51911222333', full_name: 'ROJAS DIAZ ANA' });
+    await refreshIndex(db.pool);
+    const lead = await insertLead(db.pool, { lead_created_at: daysAgo(9), park_phone: '911 222 333', first_name: 'Ana', last_name: 'Rojas' });
+    const runner = await startWorker({ connectionString: db.url, concurrency: 1, log: silentLog(), noCron: true, pollInterval: 100 });
+    try {
+      await enqueue(100, 'high', null);
+      const deadline = Date.now() + 20_000;
+      let daily: unknown[] = [];
+      while (Date.now() < deadline) {
+        ({ rows: daily } = await db.pool.query(
+          `select runs_in_day, matched_in_day from ops.identity_gap_daily where snapshot_date = (now() at time zone 'utc')::date`));
+        if (daily.length > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(daily).toEqual([{ runs_in_day: 1, matched_in_day: 1 }]);
+      expect(await lastRun(db.pool, 'retry_identity_matching')).toMatchObject({ state: 'succeeded', trigger: 'sql', matched: 1 });
+      expect(await linkOf(db.pool, lead)).toMatchObject({ match_rule: 'R1_PHONE_EXACT' });
+    } finally {
+      await runner.stop();
+    }
   });
 });
