@@ -1,18 +1,18 @@
 /*
  * The system checks operators and monitors read (idgap diagnose --check, the
  * check_identity_gap_alerts task, /metrics). Freshness is measured from the run
- * ledger, never from the last attempt on a lead.
+ * ledger, never from the last attempt on a lead. job_freshness, the two
+ * integrity checks and gap_trend read ops.v_diag_freshness, ops.v_diag_integrity
+ * and ops.v_identity_gap_trend, so diagnose and the checks cannot disagree.
  */
 create or replace view ops.v_identity_gap_health as
 with settings as (
-  select ops.setting_integer('alert_job_stale_hours') as job_stale_hours,
-         ops.setting_integer('alert_no_match_hours') as no_match_hours,
+  select ops.setting_integer('alert_no_match_hours') as no_match_hours,
          ops.setting_integer('alert_drivers_index_stale_hours') as index_stale_hours
 ),
-last_recovery as (
-  select max(runs.finished_at) as finished_at
-  from ops.job_runs as runs
-  where runs.task = 'retry_identity_matching' and runs.state = 'succeeded'
+freshness as (
+  select freshness.status, freshness.hours_since_last_success, freshness.stale_threshold_hours, freshness.last_run_state, freshness.last_run_error
+  from ops.v_diag_freshness as freshness
 ),
 recent_matches as (
   select coalesce(sum(runs.matched), 0)::numeric as matched
@@ -21,47 +21,44 @@ recent_matches as (
     and runs.started_at >= now() - make_interval(hours => settings.no_match_hours)
 ),
 recoverable as (
-  /* Unresolved leads recovery can still act on: never attempted, or not given up on. */
+  /*
+   * Unresolved leads recovery can still act on: never attempted, not given up
+   * on, or given up on before the drivers index content last changed (new
+   * evidence re-opens them, as in ops.plan_recovery).
+   */
   select count(*)::numeric as leads
   from ops.v_identity_gap_analysis as analysis
   left join ops.identity_matching_jobs as jobs
     on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = analysis.lead_id
-  where analysis.gap_reason <> 'resolved' and (jobs.status is null or jobs.status <> 'failed')
+  where analysis.gap_reason <> 'resolved'
+    and (jobs.status is null
+         or jobs.status <> 'failed'
+         or jobs.last_attempt_at < (select state.content_changed_at from canon.drivers_index_state as state))
 ),
 index_state as (
+  /* A left join from a one-row select: a missing state row must not make the check disappear. */
   select state.last_refreshed_at, (select count(*) from public.drivers)::numeric as drivers
-  from canon.drivers_index_state as state
+  from (select 1) as one_row
+  left join canon.drivers_index_state as state on true
 ),
-matched_without_link as (
-  select count(*)::numeric as n
-  from ops.identity_matching_jobs as jobs
-  where jobs.status = 'matched'
-    and not exists (select 1 from canon.identity_links as links
-                    where links.source_table = 'module_ct_cabinet_leads' and links.source_pk = jobs.source_id)
-),
-link_without_origin as (
-  select count(distinct jobs.matched_person_key)::numeric as n
-  from ops.identity_matching_jobs as jobs
-  where jobs.status = 'matched'
-    and not exists (select 1 from canon.identity_origin as origins
-                    where origins.person_key = jobs.matched_person_key and origins.origin_tag = 'cabinet_lead')
+integrity as (
+  select integrity."check", integrity.violations::numeric as violations
+  from ops.v_diag_integrity as integrity
 ),
 trend as (
-  select (select daily.pct_unresolved from ops.identity_gap_daily as daily
-          where daily.snapshot_date = (now() at time zone 'utc')::date) as today,
-         (select daily.pct_unresolved from ops.identity_gap_daily as daily
-          where daily.snapshot_date = (now() at time zone 'utc')::date - 1) as yesterday
+  select trend.pct_unresolved_now as today, trend.pct_unresolved_then as yesterday, trend.pct_unresolved_change as change
+  from ops.v_identity_gap_trend as trend
+  where trend.period = '1d'
 ),
 checks as (
   select 1 as check_order, 'job_freshness' as "check",
-         case when last_recovery.finished_at is null then 'fail'
-              when last_recovery.finished_at < now() - make_interval(hours => settings.job_stale_hours) then 'fail'
-              else 'ok' end as status,
-         round((extract(epoch from now() - last_recovery.finished_at) / 3600)::numeric, 2) as value,
-         settings.job_stale_hours::numeric as threshold,
-         case when last_recovery.finished_at is null then 'retry_identity_matching has never succeeded: is the worker running (idgap start)? Run idgap recover now.'
-              else 'Hours since the last successful retry_identity_matching run; above the threshold the recovery is STALE: check the worker and the crontab, then idgap recover.' end as hint
-  from settings, last_recovery
+         case freshness.status when 'OK' then 'ok' else 'fail' end as status,
+         freshness.hours_since_last_success as value,
+         freshness.stale_threshold_hours as threshold,
+         case when freshness.status = 'NEVER' then 'retry_identity_matching has never succeeded: is the worker running (idgap start)? Run idgap recover now.'
+              when freshness.status = 'STALE' then 'No retry_identity_matching run succeeded for ' || freshness.hours_since_last_success || ' h (STALE): check the worker and the crontab, read the last run''s error (idgap diagnose), then run idgap recover.'
+              else 'Hours since the last successful retry_identity_matching run (OK below the threshold).' end as hint
+  from freshness
   union all
   select 2, 'match_flow',
          case when recent_matches.matched > 0 or recoverable.leads = 0 then 'ok' else 'warn' end,
@@ -76,26 +73,30 @@ checks as (
               else 'ok' end,
          round((extract(epoch from now() - index_state.last_refreshed_at) / 3600)::numeric, 2),
          settings.index_stale_hours::numeric,
-         'Hours since canon.drivers_index was last refreshed; run idgap refresh-drivers-index (or the refresh_drivers_index task).'
+         case when index_state.last_refreshed_at is null and index_state.drivers > 0
+              then 'canon.drivers_index was never built while public.drivers has rows: run idgap refresh-drivers-index.'
+              else 'Hours since canon.drivers_index was last refreshed; run idgap refresh-drivers-index (or the refresh_drivers_index task).' end
   from settings, index_state
   union all
   select 4, 'matched_without_link',
-         case when matched_without_link.n = 0 then 'ok' else 'fail' end,
-         matched_without_link.n, 0::numeric,
-         'Job rows say matched but the lead has no link: an integrity violation; list them with: select source_id from ops.identity_matching_jobs where status = ''matched'' and source_id not in (select source_pk from canon.identity_links).'
-  from matched_without_link
+         case when integrity.violations = 0 then 'ok' else 'fail' end,
+         integrity.violations, 0::numeric,
+         'Job rows say matched but the lead has no link to the matched person: an integrity violation; list them with the list_query of ops.v_diag_integrity (check matched_without_link).'
+  from integrity
+  where integrity."check" = 'matched_without_link'
   union all
   select 5, 'link_without_origin',
-         case when link_without_origin.n = 0 then 'ok' else 'fail' end,
-         link_without_origin.n, 0::numeric,
-         'Persons recovery resolved that lack a cabinet_lead origin; run recovery with gap_reason no_origin to repair them.'
-  from link_without_origin
+         case when integrity.violations = 0 then 'ok' else 'fail' end,
+         integrity.violations, 0::numeric,
+         'Persons recovery resolved that lack a cabinet_lead origin; run recovery with gap_reason no_origin to repair them (SELECT ops.enqueue_recovery(null, null, ''no_origin'')).'
+  from integrity
+  where integrity."check" = 'resolved_without_origin'
   union all
   select 6, 'gap_trend',
          case when trend.today is null or trend.yesterday is null then 'warn'
               when trend.today > trend.yesterday then 'warn'
               else 'ok' end,
-         trend.today - trend.yesterday,
+         trend.change,
          0::numeric,
          case when trend.today is null or trend.yesterday is null
               then 'No gap history for today or yesterday: is snapshot_identity_gap running? (idgap snapshot)'
