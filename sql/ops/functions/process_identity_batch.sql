@@ -408,17 +408,19 @@ begin
   step_ms := step_ms || jsonb_build_object('origins', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* 8. Job rows: attempts, backoff, final states. */
+  /*
+   * 8. Job rows, in one upsert: attempts, backoff (base * 2^(attempts-1) minutes,
+   * capped) and the cut to failed at max attempts, computed from the attempt
+   * count the row had (0 for a new row).
+   */
   insert into ops.identity_matching_jobs as jobs
     (source_table, source_id, status, attempt_count, last_attempt_at, next_attempt_at, fail_reason, fail_detail,
      matched_person_key, match_rule, last_run_id, created_at, updated_at)
   select 'module_ct_cabinet_leads', decisions.lead_id,
-         case decisions.decision
-           when 'LINK' then 'matched' when 'REPAIR' then 'matched' when 'SKIP' then 'skipped'
-           when 'LEAD_NOT_FOUND' then 'failed' else 'pending' end,
-         case when decisions.decision = 'SKIP' then 0 else 1 end,
+         case when outcome.status = 'pending' and 1 >= max_attempts then 'failed' else outcome.status end,
+         outcome.attempts,
          now(),
-         null,
+         case when outcome.status = 'pending' and 1 < max_attempts then now() + make_interval(mins => least(backoff_cap, backoff_base)) end,
          case when decisions.decision in ('LINK', 'REPAIR', 'SKIP') then null else decisions.decision end,
          case decisions.decision
            when 'CONFLICTING_LINK' then 'the lead or its person already has a link or origin that disagrees; not changed'
@@ -428,12 +430,24 @@ begin
          case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end,
          p_run_id, now(), now()
   from batch_decisions as decisions
+  cross join lateral (
+    select case decisions.decision
+             when 'LINK' then 'matched' when 'REPAIR' then 'matched' when 'SKIP' then 'skipped'
+             when 'LEAD_NOT_FOUND' then 'failed' else 'pending' end as status,
+           case when decisions.decision = 'SKIP' then 0 else 1 end as attempts
+  ) as outcome
   order by decisions.lead_id
   on conflict (source_table, source_id) do update
-  set status = excluded.status,
+  /* A retryable miss (any reason but LEAD_NOT_FOUND) counts against the attempts the row already had. */
+  set status = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
+                    then case when jobs.attempt_count + 1 >= max_attempts then 'failed' else 'pending' end
+                    else excluded.status end,
       attempt_count = jobs.attempt_count + excluded.attempt_count,
       last_attempt_at = excluded.last_attempt_at,
-      next_attempt_at = excluded.next_attempt_at,
+      next_attempt_at = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
+                                  and jobs.attempt_count + 1 < max_attempts
+                             then now() + make_interval(mins => least(backoff_cap, backoff_base * power(2, least(jobs.attempt_count, 30))::bigint)::integer)
+                        end,
       fail_reason = excluded.fail_reason,
       fail_detail = excluded.fail_detail,
       matched_person_key = excluded.matched_person_key,
@@ -443,14 +457,6 @@ begin
   /* A lead found resolved keeps the row of the run that matched it (a concurrent or earlier run). */
   where not (excluded.status = 'skipped' and jobs.status = 'matched');
 
-  /* Backoff and the max-attempts cut, now that attempt_count holds the new total. */
-  update ops.identity_matching_jobs as jobs
-  set status = case when jobs.attempt_count >= max_attempts then 'failed' else 'pending' end,
-      next_attempt_at = case when jobs.attempt_count >= max_attempts then null
-                             else now() + make_interval(mins => least(backoff_cap, backoff_base * power(2, least(jobs.attempt_count - 1, 30))::bigint)::integer) end
-  from batch_decisions as decisions
-  where jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = decisions.lead_id
-    and jobs.status = 'pending';
   step_ms := step_ms || jsonb_build_object('job_rows', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
