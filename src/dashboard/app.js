@@ -8,6 +8,8 @@
 
   const $ = (id) => document.getElementById(id);
   const fmt = (n) => (n === null || n === undefined ? '–' : nf.format(n));
+  /** 32-char lead ids as 8…4, whole in the tooltip. */
+  const shortId = (id) => (id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
   const setText = (id, text) => { $(id).textContent = text; };
 
   async function getJson(url) {
@@ -99,7 +101,7 @@
     badge('health-overall', health.status);
     fillRows('health-rows', health.checks, (c) => [
       { text: c.check, title: c.hint },
-      { text: c.status, className: `state-${c.status === 'ok' ? 'succeeded' : 'failed'}` },
+      { text: c.status, className: `status-${c.status}` },
       { text: c.value === null ? '–' : String(c.value), className: 'num' },
       { text: c.threshold === null ? '–' : String(c.threshold), className: 'num' },
     ], 'no checks');
@@ -117,7 +119,7 @@
 
   function renderAlerts(alerts) {
     fillRows('alert-rows', alerts.items, (a) => [
-      { text: a.lead_id, className: 'lead', title: a.lead_id },
+      { text: shortId(a.lead_id), className: 'lead', title: a.lead_id },
       { text: a.alert_type, title: a.suggested_action },
       { text: a.severity },
       { text: a.days_open === null ? '–' : String(a.days_open), className: 'num' },
