@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type pg from 'pg';
 import type { ApiOptions } from '../server.js';
 import { microCache } from '../http.js';
@@ -48,7 +48,6 @@ async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
  */
 export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions): void {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'idgap_process_' });
 
   /* One database read serves all the gauges of a scrape (and scrapes less than a second apart). */
   const cache = microCache<Snapshot>(1000, 1);
