@@ -114,3 +114,56 @@ export function microCache<T>(ttlMs: number, maxEntries = 500) {
     return value;
   };
 }
+
+/**
+ * A stale-while-revalidate cache for the endpoints that read views computed
+ * over every lead. A value younger than `freshMs` is served as is; one younger
+ * than `maxStaleMs` is served while one background read refreshes it; older or
+ * missing values are read before answering. Reads run at most `concurrency` at
+ * a time, so request rate does not turn into database load: the database sees
+ * at most (distinct keys) reads per `freshMs`, whatever the traffic.
+ */
+export function swrCache<T>(opts: { freshMs: number; maxStaleMs: number; concurrency: number; maxEntries?: number; onError?: (e: Error) => void }) {
+  const entries = new Map<string, { at: number; value?: T; pending?: Promise<T> }>();
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const limited = async (load: () => Promise<T>): Promise<T> => {
+    if (running >= opts.concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    running += 1;
+    try {
+      return await load();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  };
+  const refresh = (key: string, load: () => Promise<T>): Promise<T> => {
+    const entry = entries.get(key) ?? { at: 0 };
+    const pending = limited(load).then(
+      (value) => {
+        entries.set(key, { at: Date.now(), value });
+        return value;
+      },
+      (e: Error) => {
+        if (entry.value !== undefined) entries.set(key, { at: entry.at, value: entry.value });
+        else entries.delete(key);
+        throw e;
+      },
+    );
+    entries.set(key, { ...entry, pending });
+    if (entries.size > (opts.maxEntries ?? 1000)) {
+      const now = Date.now();
+      for (const [k, e] of entries) if (!e.pending && now - e.at > opts.maxStaleMs) entries.delete(k);
+    }
+    return pending;
+  };
+  return (key: string, load: () => Promise<T>): Promise<T> => {
+    const entry = entries.get(key);
+    const age = entry ? Date.now() - entry.at : Infinity;
+    if (entry?.value !== undefined && age <= opts.maxStaleMs) {
+      if (age > opts.freshMs && !entry.pending) refresh(key, load).catch((e: Error) => opts.onError?.(e));
+      return Promise.resolve(entry.value);
+    }
+    return entry?.pending ?? refresh(key, load);
+  };
+}

@@ -142,6 +142,12 @@ describe('POST /api/v1/ops/identity-gaps/run-recovery', () => {
     expect(await queuedJobs('retry_identity_matching')).toEqual([]);
   });
 
+  it('says what is wrong with a parameter in words', async () => {
+    expect((await json(await api.post(`${RECOVERY}?limit=ten`))).message).toBe('limit: must be a whole number');
+    expect((await json(await api.post(`${RECOVERY}?risk_level=extreme`))).message).toBe('risk_level: must be high, medium or low');
+    expect((await json(await api.post(`${RECOVERY}?priority=1`))).message).toBe('priority: unknown parameter');
+  });
+
   it('refuses a JSON body: parameters go in the query string', async () => {
     const res = await api.post(RECOVERY, { body: JSON.stringify({ limit: 5 }), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(400);
