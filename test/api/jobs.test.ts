@@ -114,7 +114,7 @@ describe('POST /api/v1/ops/identity-gaps/run-recovery', () => {
     const queued = await json(await api.post(`${RECOVERY}?batch_size=10`));
     await work();
     const status = await json(await api.get(queued.status_url));
-    expect(status).toMatchObject({ job_id: queued.job_id, status: 'succeeded', job: null });
+    expect(status).toMatchObject({ job_id: queued.job_id, status: 'succeeded' });
     expect(status.run).toMatchObject({ task: 'retry_identity_matching', trigger: 'api', state: 'succeeded', processed: 1, matched: 1, worker_job_id: queued.job_id, params: { batch_size: 10 } });
     expect(status.run_id).toBe(status.run.id);
     const run = await json(await api.get(`/api/v1/ops/runs/${status.run_id}`));
@@ -171,7 +171,7 @@ describe('POST /api/v1/identity/drivers-index/refresh', () => {
     expect((await queuedJobs('refresh_drivers_index')).map((j) => Number(j.id))).toEqual([body.job_id]);
     await work();
     const status = await json(await api.get(body.status_url));
-    expect(status).toMatchObject({ status: 'succeeded', run: { task: 'refresh_drivers_index', trigger: 'api', state: 'succeeded' } });
+    expect(status, JSON.stringify(status)).toMatchObject({ status: 'succeeded', run: { task: 'refresh_drivers_index', trigger: 'api', state: 'succeeded' } });
     const { rows } = await db.pool.query('select count(*)::int as n from canon.drivers_index');
     expect(rows[0].n).toBe(1);
   });
@@ -180,6 +180,21 @@ describe('POST /api/v1/identity/drivers-index/refresh', () => {
     const res = await api.post('/api/v1/identity/drivers-index/refresh?full=1');
     expect(res.status).toBe(400);
     expect((await json(res)).message).toBe('full: unknown parameter');
+  });
+});
+
+describe('GET /api/v1/ops/identity-gaps/freshness', () => {
+  it('says NEVER before any recovery succeeded, OK after one, STALE when the last success is older than 24 h', async () => {
+    expect(await json(await api.get('/api/v1/ops/identity-gaps/freshness'))).toMatchObject({ status: 'NEVER', last_success_at: null, runs_24h: 0, matched_24h: 0 });
+    await db.pool.query(`select ops.finish_run(ops.start_run('retry_identity_matching', 'cli', '{}'), 'failed', '{}', 'boom')`);
+    expect((await json(await api.get('/api/v1/ops/identity-gaps/freshness'))).status).toBe('NEVER');
+    const { rows } = await db.pool.query<{ id: string }>(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`);
+    await db.pool.query(`select ops.finish_run($1, 'succeeded', '{}', null)`, [rows[0]!.id]);
+    expect(await json(await api.get('/api/v1/ops/identity-gaps/freshness'))).toMatchObject({ status: 'OK', runs_24h: 2 });
+    await db.pool.query(`update ops.job_runs set started_at = now() - interval '30 hours', finished_at = now() - interval '29 hours' where id = $1`, [rows[0]!.id]);
+    const stale = await json(await api.get('/api/v1/ops/identity-gaps/freshness'));
+    expect(stale).toMatchObject({ status: 'STALE', stale_hours: 24 });
+    expect(stale.hours_since_last_success).toBeGreaterThanOrEqual(29);
   });
 });
 
@@ -195,6 +210,23 @@ describe('GET runs and jobs', () => {
       expect((await json(res)).message).toMatch(/^id: /);
     }
     expect((await json(await api.get('/api/v1/ops/jobs/x1'))).message).toMatch(/^job_id: /);
+  });
+
+  it('derives a job status from the queue and the ledger: running, retrying, failed, succeeded', async () => {
+    const { rows } = await db.pool.query<{ id: string }>(`select id from graphile_worker.add_job('refresh_drivers_index', '{}'::json, max_attempts => 2)`);
+    const jobId = rows[0]!.id;
+    const status = async () => (await json(await api.get(`/api/v1/ops/jobs/${jobId}`))).status as string;
+    await db.pool.query(`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'w', attempts = 1 where id = $1`, [jobId]);
+    expect(await status()).toBe('running');
+    await db.pool.query(`select ops.finish_run(ops.start_run('refresh_drivers_index', 'api', '{}', $1), 'failed', '{}', 'boom')`, [jobId]);
+    await db.pool.query(`update graphile_worker._private_jobs set locked_at = null, locked_by = null where id = $1`, [jobId]);
+    expect(await status()).toBe('retrying');
+    await db.pool.query(`update graphile_worker._private_jobs set attempts = 2 where id = $1`, [jobId]);
+    expect(await status()).toBe('failed');
+    // a second attempt that succeeded decides, even while Graphile has not deleted the job yet
+    await db.pool.query(`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'w' where id = $1`, [jobId]);
+    await db.pool.query(`select ops.finish_run(ops.start_run('refresh_drivers_index', 'api', '{}', $1), 'succeeded', '{}', null)`, [jobId]);
+    expect(await status()).toBe('succeeded');
   });
 
   it('lists the last runs newest first, limited by limit', async () => {

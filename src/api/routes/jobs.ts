@@ -66,12 +66,15 @@ run as (
 )
 select (select to_jsonb(job) from job) as job,
        (select run.run from run) as run,
+       /* The ledger decides once a run has ended well: Graphile deletes the job
+          right after, and its completion may land a moment later. */
        case
-         when exists (select 1 from job where job.attempts >= job.max_attempts and job.locked_at is null) then 'failed'
+         when (select run.state from run) in ('succeeded', 'rejected') then (select run.state from run)
+         when not exists (select 1 from job) then (select run.state from run)
          when exists (select 1 from job where job.locked_at is not null) then 'running'
+         when exists (select 1 from job where job.attempts >= job.max_attempts) then 'failed'
          when exists (select 1 from job where job.attempts > 0) then 'retrying'
-         when exists (select 1 from job) then 'queued'
-         else (select run.state from run)
+         else 'queued'
        end as status`;
 
 export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOptions): void {
