@@ -40,6 +40,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (_req, reply) => {
     reply.headers(SECURITY_HEADERS);
+    // API answers are live data; the dashboard's static assets set their own cache-control.
+    reply.header('cache-control', 'no-store');
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {

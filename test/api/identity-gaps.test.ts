@@ -197,6 +197,8 @@ describe('HTTP behaviour', () => {
       expect(res.headers.get('x-frame-options')).toBe('DENY');
       expect(res.headers.get('x-powered-by')).toBeNull();
     }
+    expect((await api.get('/api/v1/ops/identity-gaps')).headers.get('cache-control')).toBe('no-store');
+    expect((await api.get('/assets/chart.js')).headers.get('cache-control')).toBe('public, max-age=86400');
   });
 
   it('answers an unknown route with a JSON 404', async () => {
