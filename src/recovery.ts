@@ -14,14 +14,14 @@ export const DEFAULT_BATCH_SIZE = 5000;
 /** The payload of retry_identity_matching (SPEC 4); the API and the CLI validate with the same schema. */
 export const recoveryParamsSchema = z
   .object({
-    limit: z.coerce.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(10_000_000).optional(),
+    limit: z.coerce.number({ message: 'must be a whole number' }).int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(10_000_000, { message: 'must be at most 10000000' }).optional(),
     risk_level: z.enum(['high', 'medium', 'low'], { message: 'must be high, medium or low' }).optional(),
     gap_reason: z
       .enum(['no_identity', 'no_origin', 'inconsistent_origin'], { message: 'must be no_identity, no_origin or inconsistent_origin' })
       .optional(),
     date_from: isoDate.optional(),
     date_to: isoDate.optional(),
-    batch_size: z.coerce.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
+    batch_size: z.coerce.number({ message: 'must be a whole number' }).int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
     refresh_index: z.boolean().optional(),
   })
   .strict()

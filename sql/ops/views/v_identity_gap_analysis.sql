@@ -11,7 +11,7 @@ with leads as (
          cabinet_leads.lead_created_at::date as lead_date
   from public.module_ct_cabinet_leads as cabinet_leads
 ),
-lead_links as (
+lead_links as not materialized (
   select links.source_pk as lead_id, links.person_key
   from canon.identity_links as links
   where links.source_table = 'module_ct_cabinet_leads'

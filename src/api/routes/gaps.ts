@@ -1,0 +1,245 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ApiOptions } from '../server.js';
+import { isoDate, pageMeta, pagination, parseParams, swrCache } from '../http.js';
+
+const GAP_REASONS = ['no_identity', 'no_origin', 'inconsistent_origin', 'resolved'] as const;
+const RISK_LEVELS = ['high', 'medium', 'low'] as const;
+const ALERT_TYPES = ['over_24h_no_identity', 'over_7d_unresolved', 'inconsistent_origin'] as const;
+
+const dateRange = <T extends { date_from?: string; date_to?: string }>(p: T) => !p.date_from || !p.date_to || p.date_from <= p.date_to;
+
+/**
+ * gap_reason accepts 'resolved' too: the list is of unresolved leads unless
+ * gap_reason=resolved asks for the resolved ones (an audit of what recovery linked).
+ * totals and breakdown describe the leads of the date window, whatever the other filters.
+ */
+export const gapsQuerySchema = z
+  .object({
+    date_from: isoDate.optional(),
+    date_to: isoDate.optional(),
+    risk_level: z.enum(RISK_LEVELS, { message: `must be one of ${RISK_LEVELS.join(', ')}` }).optional(),
+    gap_reason: z.enum(GAP_REASONS, { message: `must be one of ${GAP_REASONS.join(', ')}` }).optional(),
+    ...pagination,
+  })
+  .strict()
+  .refine(dateRange, { message: 'must not be after date_to', path: ['date_from'] });
+
+export const alertsQuerySchema = z
+  .object({
+    alert_type: z.enum(ALERT_TYPES, { message: `must be one of ${ALERT_TYPES.join(', ')}` }).optional(),
+    ...pagination,
+  })
+  .strict();
+
+const noParams = z.object({}).strict();
+
+export const historyQuerySchema = z
+  .object({
+    days: z
+      .string({ message: 'must be a whole number' })
+      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 365' })
+      .transform(Number)
+      .pipe(z.number().int().min(1, { message: 'must be between 1 and 365' }).max(365, { message: 'must be between 1 and 365' }))
+      .default(30),
+  })
+  .strict();
+
+export const failReasonsQuerySchema = z
+  .object({
+    limit: z
+      .string({ message: 'must be a whole number' })
+      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 50' })
+      .transform(Number)
+      .pipe(z.number().int().min(1, { message: 'must be between 1 and 50' }).max(50, { message: 'must be between 1 and 50' }))
+      .default(10),
+  })
+  .strict();
+
+/*
+ * The gap view is computed over every lead (about 0.3 s at 100,000 leads), so
+ * the list is read in three set-based steps, each cached (see swrCache):
+ * 1. one aggregate per date window: totals, breakdown, and the count of every
+ *    reason x risk pair (the item count of any filter is a sum of those);
+ * 2. the ordered lead ids (LIMIT/OFFSET on the view, cheap columns only): the
+ *    first 1000 of a filter in one read that serves every page inside them,
+ *    deeper pages with their own LIMIT/OFFSET;
+ * 3. the page's rows by lead id (index lookups; trips_14d computed for the
+ *    page's rows only, not for every lead).
+ */
+const SUMMARY_SQL = `
+with filtered as (
+  select analysis.gap_reason, analysis.risk_level, analysis.risk_rank
+  from ops.v_identity_gap_analysis as analysis
+  where ($1::date is null or analysis.lead_date >= $1::date)
+    and ($2::date is null or analysis.lead_date <= $2::date)
+),
+grouped as (
+  select filtered.gap_reason, filtered.risk_level, filtered.risk_rank, count(*)::integer as leads
+  from filtered
+  group by filtered.gap_reason, filtered.risk_level, filtered.risk_rank
+)
+select coalesce(sum(grouped.leads), 0)::integer as total,
+       coalesce(sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved'), 0)::integer as unresolved,
+       coalesce(sum(grouped.leads) filter (where grouped.gap_reason = 'resolved'), 0)::integer as resolved,
+       coalesce(round(100.0 * sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved') / nullif(sum(grouped.leads), 0), 2), 0)::float8 as pct_unresolved,
+       coalesce(sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved' and grouped.risk_level = 'high'), 0)::integer as high_risk,
+       coalesce(jsonb_agg(jsonb_build_object('gap_reason', grouped.gap_reason, 'risk_level', grouped.risk_level, 'leads', grouped.leads)
+                          order by grouped.gap_reason, grouped.risk_rank desc), '[]'::jsonb) as groups
+from grouped`;
+
+const PAGE_IDS_SQL = `
+select analysis.lead_id
+from ops.v_identity_gap_analysis as analysis
+where ($1::date is null or analysis.lead_date >= $1::date)
+  and ($2::date is null or analysis.lead_date <= $2::date)
+  and ($3::text is null or analysis.risk_level = $3::text)
+  and (case when $4::text is null then analysis.gap_reason <> 'resolved' else analysis.gap_reason = $4::text end)
+order by analysis.risk_rank desc, analysis.gap_age_days desc nulls last, analysis.lead_id
+limit $5 offset $6`;
+
+const ROWS_SQL = `
+select analysis.lead_id, analysis.lead_date, analysis.person_key, analysis.has_identity, analysis.has_origin,
+       analysis.is_repeat_lead, analysis.gap_reason, analysis.gap_age_days, analysis.risk_level, analysis.risk_rank,
+       analysis.trips_14d::float8 as trips_14d
+from ops.v_identity_gap_analysis as analysis
+where analysis.lead_id = any($1::text[])
+order by analysis.risk_rank desc, analysis.gap_age_days desc nulls last, analysis.lead_id`;
+
+type Group = { gap_reason: string; risk_level: string; leads: number };
+interface Summary {
+  totals: { total: number; unresolved: number; resolved: number; pct_unresolved: number; high_risk: number };
+  groups: Group[];
+  as_of: string;
+}
+
+/* Pages inside the first WINDOW items of a filter are sliced from one ordered read of them. */
+const WINDOW = 1000;
+
+export function registerGapRoutes(app: FastifyInstance, { pool, log }: ApiOptions): void {
+  const onError = (e: Error) => log.warn({ event: 'api.refresh_failed', error: e.message }, `background refresh failed: ${e.message}`);
+  /* Reads that evaluate the whole gap view: at most 2 at a time, each key refreshed at most every 10 s. */
+  const heavy = swrCache<unknown>({ freshMs: 10_000, maxStaleMs: 120_000, concurrency: 2, onError });
+  /* Index lookups of a page's rows by lead id. */
+  const light = swrCache<unknown>({ freshMs: 10_000, maxStaleMs: 120_000, concurrency: 4, onError });
+
+  const summaryOf = (dateFrom: string | null, dateTo: string | null) =>
+    heavy(JSON.stringify(['summary', dateFrom, dateTo]), async () => {
+      const { rows } = await pool.query(SUMMARY_SQL, [dateFrom, dateTo]);
+      const { groups, ...totals } = rows[0] as Summary['totals'] & { groups: Group[] };
+      return { totals, groups, as_of: new Date().toISOString() } satisfies Summary;
+    }) as Promise<Summary>;
+
+  const idsOf = (filters: readonly (string | null)[], limit: number, offset: number) =>
+    heavy(JSON.stringify(['ids', ...filters, limit, offset]), async () => {
+      const { rows } = await pool.query<{ lead_id: string }>(PAGE_IDS_SQL, [...filters, limit, offset]);
+      return { ids: rows.map((r) => r.lead_id), as_of: new Date().toISOString() };
+    }) as Promise<{ ids: string[]; as_of: string }>;
+
+  app.get('/api/v1/ops/identity-gaps', async (req) => {
+    const q = parseParams(gapsQuerySchema, req.query);
+    const filters = [q.date_from ?? null, q.date_to ?? null, q.risk_level ?? null, q.gap_reason ?? null] as const;
+    const offset = (q.page - 1) * q.page_size;
+    const [summary, page] = await Promise.all([
+      summaryOf(filters[0], filters[1]),
+      light(JSON.stringify(['page', ...filters, q.page, q.page_size]), async () => {
+        const inWindow = offset + q.page_size <= WINDOW;
+        const read = inWindow ? await idsOf(filters, WINDOW, 0) : await idsOf(filters, q.page_size, offset);
+        const ids = inWindow ? read.ids.slice(offset, offset + q.page_size) : read.ids;
+        const rows = ids.length === 0 ? [] : (await pool.query(ROWS_SQL, [ids])).rows;
+        return { items: rows, as_of: read.as_of };
+      }) as Promise<{ items: unknown[]; as_of: string }>,
+    ]);
+    const selected = (g: Group) =>
+      (q.gap_reason ? g.gap_reason === q.gap_reason : g.gap_reason !== 'resolved') && (!q.risk_level || g.risk_level === q.risk_level);
+    const totalItems = summary.groups.filter(selected).reduce((n, g) => n + g.leads, 0);
+    return {
+      totals: summary.totals,
+      breakdown: summary.groups.filter((g) => g.gap_reason !== 'resolved'),
+      items: page.items,
+      meta: { ...pageMeta(q.page, q.page_size, totalItems), as_of: summary.as_of < page.as_of ? summary.as_of : page.as_of },
+    };
+  });
+
+  app.get('/api/v1/ops/identity-gaps/alerts', async (req) => {
+    const q = parseParams(alertsQuerySchema, req.query);
+    const key = JSON.stringify(['alerts', q.alert_type ?? null, q.page, q.page_size]);
+    return heavy(key, async () => {
+      const [counts, items] = await Promise.all([
+        pool.query<{ alert_type: string; severity: string; alerts: number }>(
+          `select alerts.alert_type, alerts.severity, count(*)::integer as alerts
+           from ops.v_identity_gap_alerts as alerts
+           group by alerts.alert_type, alerts.severity, alerts.severity_rank
+           order by alerts.severity_rank desc, alerts.alert_type`,
+        ),
+        pool.query(
+          `select alerts.lead_id, alerts.alert_type, alerts.severity, alerts.severity_rank, alerts.days_open, alerts.suggested_action
+           from ops.v_identity_gap_alerts as alerts
+           where $1::text is null or alerts.alert_type = $1::text
+           order by alerts.severity_rank desc, alerts.days_open desc nulls last, alerts.lead_id, alerts.alert_type
+           limit $2 offset $3`,
+          [q.alert_type ?? null, q.page_size, (q.page - 1) * q.page_size],
+        ),
+      ]);
+      const totalItems = counts.rows.filter((r) => !q.alert_type || r.alert_type === q.alert_type).reduce((n, r) => n + r.alerts, 0);
+      return { counts: counts.rows, items: items.rows, meta: { ...pageMeta(q.page, q.page_size, totalItems), as_of: new Date().toISOString() } };
+    });
+  });
+
+  app.get('/api/v1/ops/identity-gaps/health', async (req) => {
+    parseParams(noParams, req.query);
+    const { rows } = await pool.query<{ check: string; status: string; value: number | null; threshold: number | null; hint: string; status_rank: number; overall: string }>(
+      `select health."check", health.status, health.value::float8 as value, health.threshold::float8 as threshold, health.hint, health.status_rank,
+              case max(health.status_rank) over () when 3 then 'fail' when 2 then 'warn' else 'ok' end as overall
+       from ops.v_identity_gap_health as health`,
+    );
+    return { status: rows[0]?.overall ?? 'ok', checks: rows.map(({ overall: _overall, ...check }) => check) };
+  });
+
+  app.get('/api/v1/ops/identity-gaps/history', async (req) => {
+    const q = parseParams(historyQuerySchema, req.query);
+    const { rows } = await pool.query(
+      `select daily.snapshot_date, daily.total_leads, daily.unresolved, daily.resolved, daily.pct_unresolved::float8 as pct_unresolved,
+              daily.no_identity, daily.no_origin, daily.inconsistent_origin, daily.risk_high, daily.risk_medium, daily.risk_low,
+              daily.matched_in_day, daily.runs_in_day, daily.taken_at
+       from ops.identity_gap_daily as daily
+       where daily.snapshot_date > (now() at time zone 'utc')::date - $1::integer
+       order by daily.snapshot_date`,
+      [q.days],
+    );
+    return { days: q.days, items: rows };
+  });
+
+  app.get('/api/v1/ops/identity-gaps/fail-reasons', async (req) => {
+    const q = parseParams(failReasonsQuerySchema, req.query);
+    const { rows } = await pool.query(
+      `select jobs.fail_reason,
+              count(*)::integer as leads,
+              count(*) filter (where jobs.status = 'pending')::integer as pending,
+              count(*) filter (where jobs.status = 'failed')::integer as failed,
+              round(avg(jobs.attempt_count), 2)::float8 as avg_attempts,
+              max(jobs.attempt_count)::integer as max_attempts,
+              max(jobs.last_attempt_at) as last_attempt_at
+       from ops.identity_matching_jobs as jobs
+       where jobs.fail_reason is not null and jobs.status in ('pending', 'failed')
+       group by jobs.fail_reason
+       order by leads desc, jobs.fail_reason
+       limit $1`,
+      [q.limit],
+    );
+    return { items: rows };
+  });
+
+  app.get('/api/v1/ops/identity-gaps/freshness', async (req) => {
+    parseParams(noParams, req.query);
+    const { rows } = await pool.query(
+      `select wanted.task, coalesce(freshness.freshness, 'NEVER') as status, freshness.last_success_at,
+              round((freshness.seconds_since_last_success / 3600)::numeric, 2)::float8 as hours_since_last_success,
+              coalesce(freshness.stale_hours, ops.setting_integer('alert_job_stale_hours')) as stale_hours,
+              coalesce(freshness.runs_24h, 0) as runs_24h, coalesce(freshness.matched_24h, 0) as matched_24h
+       from (select 'retry_identity_matching'::text as task) as wanted
+       left join ops.v_task_freshness as freshness on freshness.task = wanted.task`,
+    );
+    return rows[0];
+  });
+}

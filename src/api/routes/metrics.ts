@@ -1,0 +1,134 @@
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Registry } from 'prom-client';
+import type pg from 'pg';
+import type { ApiOptions } from '../server.js';
+import { microCache } from '../http.js';
+
+interface Snapshot {
+  gaps: Array<{ gap_reason: string; risk_level: string; leads: number; pct_unresolved: number }>;
+  freshness: Array<{ task: string; last_success_epoch: number | null; seconds_since_last_success: number | null; matched_24h: number }>;
+  health: Array<{ check: string; level: number }>;
+  queue: Array<{ task: string; state: string; jobs: number }>;
+}
+
+/* Zero-filled: every unresolved reason × risk pair is a series, so a drop to 0 is visible. */
+const GAPS_SQL = `
+with counts as (
+  select analysis.gap_reason, analysis.risk_level, count(*)::integer as leads
+  from ops.v_identity_gap_analysis as analysis
+  group by analysis.gap_reason, analysis.risk_level
+),
+totals as (
+  select coalesce(sum(counts.leads), 0) as total,
+         coalesce(sum(counts.leads) filter (where counts.gap_reason <> 'resolved'), 0) as unresolved
+  from counts
+)
+select reasons.gap_reason, risks.risk_level, coalesce(counts.leads, 0) as leads,
+       coalesce(round(100.0 * totals.unresolved / nullif(totals.total, 0), 2), 0)::float8 as pct_unresolved
+from (values ('no_identity'), ('no_origin'), ('inconsistent_origin')) as reasons (gap_reason)
+cross join (values ('high'), ('medium'), ('low')) as risks (risk_level)
+cross join totals
+left join counts on counts.gap_reason = reasons.gap_reason and counts.risk_level = risks.risk_level`;
+
+async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
+  const [gaps, freshness, health, queue] = await Promise.all([
+    pool.query(GAPS_SQL),
+    pool.query(`select freshness.task, extract(epoch from freshness.last_success_at)::float8 as last_success_epoch,
+                       freshness.seconds_since_last_success, freshness.matched_24h
+                from ops.v_task_freshness as freshness order by freshness.task`),
+    pool.query(`select health."check", health.status_rank - 1 as level from ops.v_identity_gap_health as health`),
+    pool.query(`select depth.task, depth.state, depth.jobs from ops.v_worker_queue_depth as depth`),
+  ]);
+  return { gaps: gaps.rows, freshness: freshness.rows, health: health.rows, queue: queue.rows };
+}
+
+/**
+ * Prometheus metrics (SPEC 5.4). Each app has its own registry; the gauges read
+ * the database when scraped, through one shared snapshot per scrape.
+ */
+export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions): void {
+  const registry = new Registry();
+
+  /* One database read serves all the gauges of a scrape (and scrapes less than a second apart). */
+  const cache = microCache<Snapshot>(1000, 1);
+  const snapshot = () => cache('snapshot', () => readSnapshot(pool));
+
+  new Gauge({
+    name: 'idgap_gap_leads',
+    help: 'Unresolved leads (the identity gap) by gap_reason and risk_level, from ops.v_identity_gap_analysis.',
+    labelNames: ['gap_reason', 'risk_level'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const r of s.gaps) this.set({ gap_reason: r.gap_reason, risk_level: r.risk_level }, r.leads);
+    },
+  });
+  new Gauge({
+    name: 'idgap_gap_pct_unresolved',
+    help: 'Percentage of leads that are unresolved (0-100).',
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.set(s.gaps[0]?.pct_unresolved ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'idgap_last_success_timestamp_seconds',
+    help: 'Unix time when the last succeeded run of the task finished (ops.job_runs); 0 when it never succeeded.',
+    labelNames: ['task'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const r of s.freshness) this.set({ task: r.task }, r.last_success_epoch ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'idgap_seconds_since_last_success',
+    help: 'Seconds since the last succeeded run of the task finished; +Inf when it never succeeded.',
+    labelNames: ['task'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const r of s.freshness) this.set({ task: r.task }, r.seconds_since_last_success ?? Number.POSITIVE_INFINITY);
+    },
+  });
+  new Gauge({
+    name: 'idgap_matched_24h',
+    help: 'Leads matched by retry_identity_matching runs started in the last 24 hours.',
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.set(s.freshness.find((r) => r.task === 'retry_identity_matching')?.matched_24h ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'idgap_health_check_status',
+    help: 'Status of each check of ops.v_identity_gap_health: 0 ok, 1 warn, 2 fail.',
+    labelNames: ['check'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const r of s.health) this.set({ check: r.check }, r.level);
+    },
+  });
+  new Gauge({
+    name: 'idgap_queue_jobs',
+    help: 'Graphile Worker jobs by task and state (runnable, locked, retrying, permanently_failed).',
+    labelNames: ['task', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const r of s.queue) this.set({ task: r.task, state: r.state }, r.jobs);
+    },
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+}
