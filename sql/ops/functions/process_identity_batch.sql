@@ -330,6 +330,9 @@ begin
   update batch_decisions as decisions
   set person_key = decisions.linked_person_key
   where decisions.decision = 'REPAIR';
+  /* With person_key filled in, fresh statistics keep the origin step on the person_key index
+     (stale ones made it read every lead link per person: batches slowed as links grew). */
+  analyze batch_decisions;
   step_ms := step_ms || jsonb_build_object('lead_links', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
