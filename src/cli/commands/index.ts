@@ -4,6 +4,7 @@ import { registerStart } from './start.js';
 import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
 import { registerSnapshot } from './snapshot.js';
+import { registerImport } from './import.js';
 
 /** Every `idgap` subcommand, in the order `idgap --help` lists them. */
 export const commands: Array<(program: Command) => void> = [
@@ -12,4 +13,5 @@ export const commands: Array<(program: Command) => void> = [
   registerRecover,
   registerRefresh,
   registerSnapshot,
+  registerImport,
 ];
