@@ -5,6 +5,7 @@ import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerImport } from './import.js';
+import { registerGenerate } from './generate.js';
 
 /** Every `idgap` subcommand, in the order `idgap --help` lists them. */
 export const commands: Array<(program: Command) => void> = [
@@ -14,4 +15,5 @@ export const commands: Array<(program: Command) => void> = [
   registerRefresh,
   registerSnapshot,
   registerImport,
+  registerGenerate,
 ];
