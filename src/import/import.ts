@@ -416,6 +416,8 @@ export async function importCsv(
       await pipeline(copyOut, createWriteStream(rejectsTmp));
       summary.rejects_file = rejectsFile;
     }
+    /* Fresh statistics for the planner: recovery right after a bulk load would otherwise plan on an empty table. */
+    if (summary.inserted + summary.updated > 0) await client.query(`analyze ${spec.table}`);
     await client.query('commit');
     committed = true;
     if (summary.rejected > 0) renameSync(rejectsTmp, rejectsFile);

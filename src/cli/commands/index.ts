@@ -6,6 +6,7 @@ import { registerRefresh } from './refresh.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerImport } from './import.js';
 import { registerGenerate } from './generate.js';
+import { registerDemo } from './demo.js';
 
 /** Every `idgap` subcommand, in the order `idgap --help` lists them. */
 export const commands: Array<(program: Command) => void> = [
@@ -16,4 +17,5 @@ export const commands: Array<(program: Command) => void> = [
   registerSnapshot,
   registerImport,
   registerGenerate,
+  registerDemo,
 ];
