@@ -542,8 +542,12 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       }
       case 'two_drivers_one_plate': {
         /* Two relatives on one car: same given name and first surname, different second surname. */
-        const pa: Person = { given: [pick(givenPool)], surnames: [pick(surnamePool), pick(surnamePool)] };
-        const pb: Person = { given: [pa.given[0]!], surnames: [pa.surnames[0]!, pick(surnamePool)] };
+        /* Redrawn until the second surnames differ from every other token: "QUISPE QUISPE" would make B the better match. */
+        let pa: Person, pb: Person;
+        do {
+          pa = { given: [pick(givenPool)], surnames: [pick(surnamePool), pick(surnamePool)] };
+          pb = { given: [pa.given[0]!], surnames: [pa.surnames[0]!, pick(surnamePool)] };
+        } while (fullTokens(pa).length !== fullTokens(pb).length || nameSimilarity(fullTokens(pa), fullTokens(pb)) === 1 || fullTokens(pb).length < 3);
         const a = makeDriver({ hireDay: day - int(60), person: pa });
         const b = makeDriver({ hireDay: day - int(60), person: pb, plate: { norm: a.plate, style: a.plateStyle } });
         writeDriver(a);
