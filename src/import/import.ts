@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { createReadStream, createWriteStream, existsSync, openSync, readSync, closeSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -29,6 +29,8 @@ export interface ImportSummary {
   warnings: string[];
   duration_ms: number;
   rows_per_second: number;
+  /** Where the time went: stream (parse + COPY into staging), validate, upsert, finish (rejects file, analyze, commit). */
+  phases_ms: { stream: number; validate: number; upsert: number; finish: number };
 }
 
 export interface ImportProgress {
@@ -110,7 +112,7 @@ function readHeader(record: CsvRecord | undefined, file: string, kind: ImportKin
 
 function csvField(value: string | null): string {
   if (value === null) return '';
-  return `"${value.replace(/"/g, '""')}"`;
+  return value.includes('"') ? `"${value.replace(/"/g, '""')}"` : `"${value}"`;
 }
 
 /** Lossy text for the rejects file: invalid UTF-8 becomes U+FFFD, NUL bytes become U+FFFD (PostgreSQL text cannot hold NUL). */
@@ -119,18 +121,14 @@ function lossy(b: Buffer): string {
   return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
 }
 
-function isAscii(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false;
-  return true;
-}
-
 /** SQL expression that is true when the staged text `col` is not a valid value of its type. */
 function typeCheck(c: ColumnSpec, col: string, validFn: string): { bad: string; reason: string } | null {
   const v = `btrim(${col})`;
   switch (c.type) {
     case 'timestamp':
       return {
-        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?)?$' and ${validFn}(${v}, 'timestamp'))`,
+        /* A cheap shape check (ISO date first, then digits, colons, a dot: no 'now', no time zone, no DD/MM ambiguity); the server's parser checks the rest. */
+        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]*)?$' and ${validFn}(${v}, 'timestamp'))`,
         reason: `${c.name} is not a timestamp YYYY-MM-DD[ HH:MM[:SS]]`,
       };
     case 'date':
@@ -267,7 +265,7 @@ export async function importCsv(
           const f = rec.fields[header.positions[k]!];
           if (f === undefined) continue;
           if (reason === null && f.includes(0)) reason = `NUL byte in column ${header.present[k]!.name}`;
-          if (reason === null && !isAscii(f) && !isUtf8(f)) reason = `invalid UTF-8 in column ${header.present[k]!.name}`;
+          if (reason === null && bad && !isAscii(f) && !isUtf8(f)) reason = `invalid UTF-8 in column ${header.present[k]!.name}`;
           values[k] = lossy(f);
         }
       }
@@ -296,6 +294,8 @@ export async function importCsv(
       log.warn({ event: 'import.no_data', kind }, 'the file has a header row but no data lines');
     }
 
+    const phases = { stream: Date.now() - started, validate: 0, upsert: 0, finish: 0 };
+    let phaseStart = Date.now();
     // 2. Validate set-based: the first failing check of each row is its reason.
     const { rows: versionRows } = await client.query<{ v: number }>("select current_setting('server_version_num')::integer as v");
     let validFn = 'pg_input_is_valid';
@@ -323,33 +323,45 @@ export async function importCsv(
       const check = typeCheck(c, `staging.${ident(`c_${c.name}`)}`, validFn);
       if (check) checks.push(check);
     }
-    await client.query(`
-      update import_staging as staging
-      set reason = case ${checks.map((c) => `when ${c.bad} then ${pg.escapeLiteral(c.reason)}`).join('\n        ')} end
-      where staging.reason is null`);
-
-    /* Duplicate keys inside the file: the last occurrence wins (a later line is a later export), the others are rejected. */
+    /*
+     * The verdicts, narrow (line number and reason of the rejected rows only;
+     * valid rows are never rewritten): the first failing check of a row is its
+     * reason; among the rows that pass, a key seen again later in the file is a
+     * duplicate: the last occurrence wins (a later line is a later export), the
+     * earlier ones are rejected.
+     */
     const keyCols = header.present.filter((c) => c.key);
-    const keyExpr = keyCols.map((c) => `btrim(staging.${ident(`c_${c.name}`)})`).join(', ');
     await client.query(`
-      update import_staging as staging
-      set reason = format('duplicate %s in the file: the last occurrence (line %s) is loaded instead', ${pg.escapeLiteral(keyCols.map((c) => c.name).join(' + '))}, dups.last_line)
-      from (
-        select ranked.line_no, ranked.last_line
-        from (select staging.line_no, max(staging.line_no) over (partition by ${keyExpr}) as last_line
-              from import_staging as staging
-              where staging.reason is null) as ranked
-        where ranked.line_no <> ranked.last_line
-      ) as dups
-      where dups.line_no = staging.line_no`);
+      create temp table import_rejects on commit drop as
+      with checked as materialized ( -- evaluated once per row, and the sort below carries only these narrow columns
+        select staging.line_no,
+               ${keyCols.map((c, k) => `btrim(staging.${ident(`c_${c.name}`)}) as key_${k}`).join(', ')},
+               coalesce(staging.reason,
+                        case ${checks.map((c) => `when ${c.bad} then ${pg.escapeLiteral(c.reason)}`).join('\n                             ')} end) as check_reason
+        from import_staging as staging
+      ),
+      ranked as (
+        select checked.line_no, checked.check_reason,
+               max(checked.line_no) filter (where checked.check_reason is null)
+                 over (partition by ${keyCols.map((_c, k) => `checked.key_${k}`).join(', ')}) as last_line
+        from checked
+      )
+      select ranked.line_no,
+             coalesce(ranked.check_reason,
+                      format('duplicate %s in the file: the last occurrence (line %s) is loaded instead', ${pg.escapeLiteral(keyCols.map((c) => c.name).join(' + '))}, ranked.last_line)) as reason
+      from ranked
+      where ranked.check_reason is not null or ranked.line_no <> ranked.last_line`);
+    await client.query('alter table import_rejects add primary key (line_no)');
 
+    phases.validate = Date.now() - phaseStart;
+    phaseStart = Date.now();
     // 3. Upsert the valid rows: only rows whose content differs are written.
     const names = header.present.map((c) => ident(c.name));
     await client.query(`
       create temp table import_rows on commit drop as
       select ${header.present.map((c) => `${typedExpr(c, `staging.${ident(`c_${c.name}`)}`)} as ${ident(c.name)}`).join(', ')}
       from import_staging as staging
-      where staging.reason is null`);
+      where not exists (select 1 from import_rejects as rejects where rejects.line_no = staging.line_no)`);
     await client.query('analyze import_rows');
     const keyJoin = keyCols.map((c) => `target.${ident(c.name)} = src.${ident(c.name)}`).join(' and ');
     const valueCols = header.present.filter((c) => !c.key);
@@ -375,7 +387,7 @@ export async function importCsv(
              (select count(*) from updated) as updated,
              (select count(*) from import_rows) as loaded,
              (select count(*) from import_staging) as lines,
-             (select count(*) from import_staging as staging where staging.reason is not null) as rejected`);
+             (select count(*) from import_rejects) as rejected`);
     const c = counts[0]!;
     const summary: ImportSummary = {
       kind,
@@ -392,7 +404,10 @@ export async function importCsv(
       warnings,
       duration_ms: 0,
       rows_per_second: 0,
+      phases_ms: phases,
     };
+    phases.upsert = Date.now() - phaseStart;
+    phaseStart = Date.now();
     if (summary.lines !== lines || summary.loaded + summary.rejected !== summary.lines) {
       throw new Error(`import accounting failed: read ${lines} lines, staged ${summary.lines}, loaded ${summary.loaded} + rejected ${summary.rejected}`);
     }
@@ -409,8 +424,9 @@ export async function importCsv(
     // 4. The rejects file, written before the commit so that nothing is reported loaded without its rejects on disk.
     if (summary.rejected > 0) {
       const copyOut = client.query(
-        copyStreams.to(`copy (select staging.line_no, staging.reason, staging.raw, ${cols.map((col, k) => `staging.${col} as ${ident(header.present[k]!.name)}`).join(', ')}
-                              from import_staging as staging where staging.reason is not null order by staging.line_no)
+        copyStreams.to(`copy (select staging.line_no, rejects.reason, staging.raw, ${cols.map((col, k) => `staging.${col} as ${ident(header.present[k]!.name)}`).join(', ')}
+                              from import_rejects as rejects join import_staging as staging on staging.line_no = rejects.line_no
+                              order by staging.line_no)
                         to stdout with (format csv, header)`),
       );
       await pipeline(copyOut, createWriteStream(rejectsTmp));
@@ -422,6 +438,7 @@ export async function importCsv(
     committed = true;
     if (summary.rejected > 0) renameSync(rejectsTmp, rejectsFile);
     else if (existsSync(rejectsFile)) rmSync(rejectsFile); // a stale one from an earlier run would mislead
+    phases.finish = Date.now() - phaseStart;
     summary.duration_ms = Date.now() - started;
     summary.rows_per_second = summary.duration_ms > 0 ? Math.round((summary.lines * 1000) / summary.duration_ms) : summary.lines;
     log.info(
