@@ -32,6 +32,8 @@ export const PLANTED_CASES = [
   'origin_wrong_lead',
   'missing_keys',
   'no_true_driver',
+  'window_hides_older_driver',
+  'no_lead_date_weak_name',
 ] as const;
 export type PlantedCase = (typeof PLANTED_CASES)[number];
 
@@ -51,13 +53,16 @@ const WEIGHTS: Array<[PlantedCase, number]> = [
   ['origin_wrong_lead', 0.005],
   ['missing_keys', 0.02],
   ['no_true_driver', 0.035],
+  ['window_hides_older_driver', 0.005],
+  ['no_lead_date_weak_name', 0.005],
 ];
 
 /** Drivers a case creates besides background drivers. */
 const DRIVERS_NEEDED: Record<PlantedCase, number> = {
   unique_phone: 1, plate_name: 1, plate_reordered_name: 1, phone_other_park: 1, hire_out_of_window: 1, no_lead_date: 1,
   two_leads_one_person: 1, shared_phone: 2, plate_weak_name: 1, two_drivers_one_plate: 2, rules_disagree: 2,
-  link_without_origin: 1, origin_wrong_lead: 1, missing_keys: 1, no_true_driver: 0,
+  link_without_origin: 1, origin_wrong_lead: 1, missing_keys: 1, no_true_driver: 0, window_hides_older_driver: 2,
+  no_lead_date_weak_name: 1,
 };
 
 export interface GenerateOptions {
@@ -598,6 +603,39 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         l.name = closeName(d.name, false);
         writeLead(l);
         writeTruth(l, d.driverId, planted, expectedOutcome(modelLead(l), [], []));
+        break;
+      }
+      case 'window_hides_older_driver': {
+        /*
+         * SPEC 3.2: R3B applies only when R3 had no candidate at all. The lead's
+         * name matches A (hired long before the window), but B on the same plate
+         * is inside the window with another name: R3 is weak, R3B is not tried.
+         */
+        const a = makeDriver({ hireDay: day - 400 - int(300) });
+        let pb: Person;
+        do pb = newPerson();
+        while (nameSimilarity(fullTokens(pb), a.tokens) >= 0.4);
+        const b = makeDriver({ hireDay: day - int(60), person: pb, plate: { norm: a.plate, style: a.plateStyle } });
+        writeDriver(a);
+        writeDriver(b);
+        const l = baseLead(day);
+        withoutPhone(l);
+        withPlate(l, a.plate, a.plateStyle);
+        l.name = { first: a.name.given.join(' '), middle: '', last: a.name.surnames.join(' ') };
+        writeLead(l);
+        writeTruth(l, a.driverId, planted, expectedOutcome(modelLead(l), [], [a, b]));
+        break;
+      }
+      case 'no_lead_date_weak_name': {
+        /* No lead date and nothing links: the reason is INVALID_LEAD_DATE, whatever else went wrong. */
+        const d = makeDriver({ hireDay: hireAny(day) });
+        writeDriver(d);
+        const l = baseLead(null);
+        withoutPhone(l);
+        withPlate(l, d.plate, d.plateStyle);
+        l.name = otherName(d.name);
+        writeLead(l);
+        writeTruth(l, d.driverId, planted, expectedOutcome(modelLead(l), [], [d]));
         break;
       }
       case 'no_true_driver': {

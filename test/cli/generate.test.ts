@@ -59,6 +59,8 @@ describe('idgap generate', () => {
     expect(outcome('no_true_driver')).toEqual(new Set(['false//NO_CANDIDATES']));
     expect(outcome('link_without_origin')).toEqual(new Set(['true/ORIGIN_REPAIR/']));
     expect(outcome('origin_wrong_lead')).toEqual(new Set(['true/ORIGIN_REPAIR/']));
+    expect(outcome('window_hides_older_driver')).toEqual(new Set(['false//WEAK_MATCH_ONLY']));
+    expect(outcome('no_lead_date_weak_name')).toEqual(new Set(['false//INVALID_LEAD_DATE']));
     const repeat = truth.filter((t) => t.planted_case === 'two_leads_one_person');
     expect(new Set(repeat.map((t) => t.driver_id)).size).toBe(repeat.length / 2);
     expect(truth.filter((t) => t.planted_case === 'no_true_driver').every((t) => t.driver_id === '')).toBe(true);
