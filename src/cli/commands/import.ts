@@ -8,7 +8,7 @@ export function registerImport(program: Command): void {
     .command('import')
     .description(
       'bulk-load a CSV file (header row, UTF-8) into public.module_ct_cabinet_leads (leads), public.drivers (drivers) or public.summary_daily (activity); ' +
-        'every line is loaded or written with its line number and reason to FILE.rejects.csv; a rerun of the same file changes nothing',
+        'every line is loaded or written with its line number and reason beside the file (leads.csv -> leads.rejects.csv); a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, missing column) changes nothing',
     )
     .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
     .argument('<file>', 'the CSV file')
