@@ -34,6 +34,7 @@ export interface ImportSummary {
 }
 
 export interface ImportProgress {
+  phase: 'reading' | 'validating' | 'upserting' | 'finishing';
   lines: number;
   bytes: number;
   totalBytes: number;
@@ -275,13 +276,14 @@ export async function importCsv(
       if (outLen > 1 << 18) await flush();
       if (opts.onProgress && (lines & 0x3fff) === 0 && Date.now() - lastProgress > 500) {
         lastProgress = Date.now();
-        opts.onProgress({ lines, bytes: Math.min(bytesSeen, totalBytes), totalBytes });
+        opts.onProgress({ phase: 'reading', lines, bytes: Math.min(bytesSeen, totalBytes), totalBytes });
       }
     }
     await flush();
     copy.end();
     await Promise.race([copyDone, copyFailed]);
-    opts.onProgress?.({ lines, bytes: totalBytes, totalBytes });
+    const progress = (phase: ImportProgress['phase']) => opts.onProgress?.({ phase, lines, bytes: totalBytes, totalBytes });
+    progress('reading');
 
     /* A file in another encoding shows more lines of invalid UTF-8 than lines of valid non-ASCII text. */
     if (invalidUtf8 > 0 && invalidUtf8 > validNonAscii) {
@@ -296,6 +298,7 @@ export async function importCsv(
 
     const phases = { stream: Date.now() - started, validate: 0, upsert: 0, finish: 0 };
     let phaseStart = Date.now();
+    progress('validating');
     // 2. Validate set-based: the first failing check of each row is its reason.
     const { rows: versionRows } = await client.query<{ v: number }>("select current_setting('server_version_num')::integer as v");
     let validFn = 'pg_input_is_valid';
@@ -355,6 +358,7 @@ export async function importCsv(
 
     phases.validate = Date.now() - phaseStart;
     phaseStart = Date.now();
+    progress('upserting');
     // 3. Upsert the valid rows: only rows whose content differs are written.
     const names = header.present.map((c) => ident(c.name));
     await client.query(`
@@ -421,6 +425,7 @@ export async function importCsv(
       }
     }
 
+    progress('finishing');
     // 4. The rejects file, written before the commit so that nothing is reported loaded without its rejects on disk.
     if (summary.rejected > 0) {
       const copyOut = client.query(

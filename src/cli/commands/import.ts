@@ -21,8 +21,10 @@ export function registerImport(program: Command): void {
         try {
           summary = await importCsv(pool, kind as ImportKind, file, log, {
             onProgress: tty
-              ? ({ lines, bytes, totalBytes }) =>
-                  void process.stderr.write(`\rimport ${kind}: ${lines.toLocaleString('en')} lines (${((100 * bytes) / Math.max(totalBytes, 1)).toFixed(0)}%)   `)
+              ? ({ phase, lines, bytes, totalBytes }) =>
+                  void process.stderr.write(
+                    `\rimport ${kind}: ${lines.toLocaleString('en')} lines (${((100 * bytes) / Math.max(totalBytes, 1)).toFixed(0)}%)${phase === 'reading' ? '' : `, ${phase}…`}            `,
+                  )
               : undefined,
           });
         } catch (e) {
