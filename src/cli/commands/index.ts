@@ -5,6 +5,9 @@ import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerDiagnose } from './diagnose.js';
+import { registerImport } from './import.js';
+import { registerGenerate } from './generate.js';
+import { registerDemo } from './demo.js';
 
 /** Every `idgap` subcommand, in the order `idgap --help` lists them. */
 export const commands: Array<(program: Command) => void> = [
@@ -14,4 +17,7 @@ export const commands: Array<(program: Command) => void> = [
   registerRefresh,
   registerSnapshot,
   registerDiagnose,
+  registerImport,
+  registerGenerate,
+  registerDemo,
 ];

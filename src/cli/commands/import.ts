@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { printJson, UserError, withContext } from '../context.js';
+import { ImportError, importCsv, type ImportSummary } from '../../import/import.js';
+import { IMPORT_KINDS, type ImportKind } from '../../import/kinds.js';
+
+export function registerImport(program: Command): void {
+  program
+    .command('import')
+    .description(
+      'bulk-load a CSV file (header row, UTF-8) into public.module_ct_cabinet_leads (leads), public.drivers (drivers) or public.summary_daily (activity); ' +
+        'every line is loaded or written with its line number and reason beside the file (leads.csv -> leads.rejects.csv); a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, missing column) changes nothing',
+    )
+    .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
+    .argument('<file>', 'the CSV file')
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (kind: string, file: string, opts: { json?: boolean }) => {
+      if (!(IMPORT_KINDS as readonly string[]).includes(kind)) throw new UserError(`unknown kind ${JSON.stringify(kind)}: use ${IMPORT_KINDS.join(', ')}`);
+      await withContext({}, async ({ pool, log }) => {
+        const tty = process.stderr.isTTY && !opts.json;
+        let summary: ImportSummary;
+        try {
+          summary = await importCsv(pool, kind as ImportKind, file, log, {
+            onProgress: tty
+              ? ({ phase, lines, bytes, totalBytes }) =>
+                  void process.stderr.write(
+                    `\rimport ${kind}: ${lines.toLocaleString('en')} lines (${((100 * bytes) / Math.max(totalBytes, 1)).toFixed(0)}%)${phase === 'reading' ? '' : `, ${phase}…`}            `,
+                  )
+              : undefined,
+          });
+        } catch (e) {
+          if (tty) process.stderr.write('\n');
+          if (e instanceof ImportError) throw new UserError(`${e.message} (nothing was changed)`);
+          throw e;
+        }
+        if (tty) process.stderr.write('\n');
+        if (opts.json) return printJson(summary);
+        process.stdout.write(
+          `${kind}: ${summary.lines} lines: ${summary.loaded} loaded (${summary.inserted} inserted, ${summary.updated} updated, ${summary.unchanged} unchanged), ` +
+            `${summary.rejected} rejected${summary.rejects_file ? ` (see ${summary.rejects_file})` : ''} in ${(summary.duration_ms / 1000).toFixed(1)} s\n`,
+        );
+      });
+    });
+}

@@ -1,0 +1,114 @@
+/**
+ * SPEC 3 restated in TypeScript for the generator's truth.csv only: what the
+ * matching SHOULD decide for a lead, given the drivers that share its keys.
+ * The product's decisions live in SQL (canon.* and ops.process_identity_batch);
+ * this model is written from the SPEC, independently, so that the quality bench
+ * compares the engine with the contract rather than with itself.
+ */
+
+const PARTICLES = new Set(['DE', 'DEL', 'LA', 'LOS', 'LAS', 'EL', 'Y', 'E']);
+
+/** SPEC 3.1 name: unaccent, upper-case, every run of non-letters becomes one space. */
+export function normName(raw: string): string {
+  return raw
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toUpperCase()
+    .replace(/[^A-Z]+/g, ' ')
+    .trim();
+}
+
+/** Distinct tokens without particles, sorted. */
+export function nameTokens(raw: string): string[] {
+  const n = normName(raw);
+  if (!n) return [];
+  return [...new Set(n.split(' ').filter((t) => !PARTICLES.has(t)))].sort();
+}
+
+/** (|A∩B|/|A∪B| + |A∩B|/max(|A|,|B|)) / 2; 0 when either is empty. */
+export function nameSimilarity(a: string[], b: string[]): number {
+  if (!a.length || !b.length) return 0;
+  const setB = new Set(b);
+  let common = 0;
+  for (const t of a) if (setB.has(t)) common += 1;
+  return (common / (a.length + b.length - common) + common / Math.max(a.length, b.length)) / 2;
+}
+
+export const THRESHOLD = 0.66;
+export const MARGIN = 0.15;
+export const WINDOW_BEFORE = -90;
+export const WINDOW_AFTER = 30;
+/* The SQL compares exact numerics; doubles need a hair of tolerance on both comparisons. */
+const EPS = 1e-9;
+
+export interface ModelDriver {
+  driverId: string;
+  /** The person the driver stands for (its own id when unlinked). */
+  person: string;
+  tokens: string[];
+  /** Days since epoch, or null. */
+  hireDay: number | null;
+}
+
+export interface ModelLead {
+  hasPhone: boolean;
+  hasPlate: boolean;
+  tokens: string[];
+  /** Days since epoch, or null when lead_created_at is empty. */
+  leadDay: number | null;
+}
+
+export type Rule = 'R1_PHONE_EXACT' | 'R3_PLATE_NAME' | 'R3B_PLATE_NAME_ANY_DATE';
+export type Reason = 'MISSING_KEYS' | 'NO_CANDIDATES' | 'WEAK_MATCH_ONLY' | 'MULTIPLE_CANDIDATES' | 'INVALID_LEAD_DATE';
+
+export type Expected = { link: true; person: string; rule: Rule } | { link: false; reason: Reason };
+
+type Verdict = { kind: 'named'; person: string; rule: number } | { kind: 'ambiguous'; persons: Set<string> } | { kind: 'weak' };
+
+function plateVerdict(lead: ModelLead, candidates: ModelDriver[], rule: number): Verdict {
+  let best = -1;
+  let bestPerson = '';
+  for (const d of candidates) {
+    const s = nameSimilarity(lead.tokens, d.tokens);
+    if (s > best || (s === best && d.person < bestPerson)) {
+      best = s;
+      bestPerson = d.person;
+    }
+  }
+  if (best < THRESHOLD - EPS) return { kind: 'weak' };
+  let other = -1;
+  for (const d of candidates) if (d.person !== bestPerson) other = Math.max(other, nameSimilarity(lead.tokens, d.tokens));
+  if (other >= 0 && best - other <= MARGIN + EPS) return { kind: 'ambiguous', persons: new Set(candidates.map((d) => d.person)) };
+  return { kind: 'named', person: bestPerson, rule };
+}
+
+/** SPEC 3.2 with no target park: the decision for one lead. */
+export function expectedOutcome(lead: ModelLead, phoneDrivers: ModelDriver[], plateDrivers: ModelDriver[]): Expected {
+  if (!lead.hasPhone && !lead.hasPlate) return { link: false, reason: 'MISSING_KEYS' };
+  const verdicts: Verdict[] = [];
+  if (lead.hasPhone && phoneDrivers.length) {
+    const persons = new Set(phoneDrivers.map((d) => d.person));
+    verdicts.push(persons.size === 1 ? { kind: 'named', person: [...persons][0]!, rule: 1 } : { kind: 'ambiguous', persons });
+  }
+  if (lead.hasPlate && plateDrivers.length) {
+    const inWindow =
+      lead.leadDay === null
+        ? []
+        : plateDrivers.filter((d) => d.hireDay === null || (d.hireDay >= lead.leadDay! + WINDOW_BEFORE && d.hireDay <= lead.leadDay! + WINDOW_AFTER));
+    verdicts.push(inWindow.length ? plateVerdict(lead, inWindow, 2) : plateVerdict(lead, plateDrivers, 3));
+  }
+  const named = verdicts.filter((v): v is Extract<Verdict, { kind: 'named' }> => v.kind === 'named');
+  const namedPersons = new Set(named.map((v) => v.person));
+  const ambiguous = verdicts.filter((v): v is Extract<Verdict, { kind: 'ambiguous' }> => v.kind === 'ambiguous');
+  if (namedPersons.size === 1) {
+    const person = [...namedPersons][0]!;
+    if (ambiguous.every((a) => a.persons.has(person))) {
+      const rule = Math.min(...named.map((v) => v.rule));
+      return { link: true, person, rule: rule === 1 ? 'R1_PHONE_EXACT' : rule === 2 ? 'R3_PLATE_NAME' : 'R3B_PLATE_NAME_ANY_DATE' };
+    }
+  }
+  if (lead.leadDay === null) return { link: false, reason: 'INVALID_LEAD_DATE' };
+  if (namedPersons.size > 0 || ambiguous.length) return { link: false, reason: 'MULTIPLE_CANDIDATES' };
+  if (verdicts.some((v) => v.kind === 'weak')) return { link: false, reason: 'WEAK_MATCH_ONLY' };
+  return { link: false, reason: 'NO_CANDIDATES' };
+}

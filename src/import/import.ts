@@ -1,0 +1,463 @@
+import { isAscii, isUtf8 } from 'node:buffer';
+import { createReadStream, createWriteStream, existsSync, openSync, readSync, closeSync, renameSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { Log } from '../log.js';
+import { csvRecords, type CsvRecord } from './csv-records.js';
+import { KINDS, MAX_VALUE_LENGTH, type ColumnSpec, type ImportKind } from './kinds.js';
+
+/** A problem with the file as a whole: nothing was changed; the message says what to do. */
+export class ImportError extends Error {
+  override name = 'ImportError';
+}
+
+export interface ImportSummary {
+  kind: ImportKind;
+  file: string;
+  /** Data records read (a record whose quoted field holds a newline counts once). */
+  lines: number;
+  loaded: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  rejected: number;
+  rejects_file: string | null;
+  ignored_columns: string[];
+  absent_columns: string[];
+  warnings: string[];
+  duration_ms: number;
+  rows_per_second: number;
+  /** Where the time went: stream (parse + COPY into staging), validate, upsert, finish (rejects file, analyze, commit). */
+  phases_ms: { stream: number; validate: number; upsert: number; finish: number };
+}
+
+export interface ImportProgress {
+  phase: 'reading' | 'validating' | 'upserting' | 'finishing';
+  lines: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface ImportOptions {
+  onProgress?: (p: ImportProgress) => void;
+}
+
+/** `leads.csv` -> `leads.rejects.csv` beside it. */
+export function rejectsPathFor(file: string): string {
+  return /\.csv$/i.test(file) ? file.replace(/\.csv$/i, '.rejects.csv') : `${file}.rejects.csv`;
+}
+
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** Refuses what is clearly not CSV text before anything is read into the database. */
+function checkLooksLikeText(file: string): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw new ImportError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (size === 0) throw new ImportError(`${file} is empty: expected a header row and data lines`);
+  const fd = openSync(file, 'r');
+  const sample = Buffer.alloc(Math.min(size, 65536));
+  try {
+    readSync(fd, sample, 0, sample.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const magic: Array<[number[], string]> = [
+    [[0x1f, 0x8b], 'gzip'],
+    [[0x50, 0x4b, 0x03, 0x04], 'zip (or xlsx)'],
+    [[0x25, 0x50, 0x44, 0x46], 'PDF'],
+    [[0xd0, 0xcf, 0x11, 0xe0], 'Office (xls)'],
+  ];
+  for (const [bytes, name] of magic) {
+    if (bytes.every((b, i) => sample[i] === b)) throw new ImportError(`${file} is a ${name} file, not CSV text: extract or export it as CSV (UTF-8) first`);
+  }
+  if (sample.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) throw new ImportError(`${file} is empty: expected a header row and data lines`);
+  let control = 0;
+  for (const b of sample) if (b === 0 || (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)) control += 1;
+  const headerEnd = sample.indexOf(0x0a);
+  const header = sample.subarray(0, headerEnd === -1 ? sample.length : headerEnd);
+  if (control > sample.length * 0.05 || header.includes(0)) {
+    throw new ImportError(`${file} looks like binary data, not CSV text (${control} control bytes in the first ${sample.length}); export it as CSV (UTF-8) first`);
+  }
+}
+
+/** The header's column names, checked against the kind: missing required columns are an error, unknown ones a warning. */
+function readHeader(record: CsvRecord | undefined, file: string, kind: ImportKind) {
+  if (!record) throw new ImportError(`${file} is empty: expected a header row and data lines`);
+  if (record.error) throw new ImportError(`${file}: the header row cannot be parsed (${record.error})`);
+  if (record.fields.some((f) => !isUtf8(f))) throw new ImportError(`${file}: the header row is not UTF-8 text; convert the file first (e.g. iconv -f latin1 -t utf-8)`);
+  const names = record.fields.map((f) => f.toString('utf8').trim().toLowerCase());
+  const spec = KINDS[kind];
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n !== '' && seen.has(n)) throw new ImportError(`${file}: column "${n}" appears twice in the header`);
+    seen.add(n);
+  }
+  const missing = spec.columns.filter((c) => c.required && !seen.has(c.name)).map((c) => c.name);
+  if (missing.length) {
+    const found = names.slice(0, 20).map((n) => JSON.stringify(n)).join(', ');
+    throw new ImportError(`${file}: missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} for ${kind} (the header has ${found})`);
+  }
+  const known = new Set(spec.columns.map((c) => c.name));
+  const ignored = names.filter((n) => !known.has(n));
+  const present = spec.columns.filter((c) => seen.has(c.name));
+  const absent = spec.columns.filter((c) => !seen.has(c.name)).map((c) => c.name);
+  const positions = present.map((c) => names.indexOf(c.name));
+  return { names, present, positions, ignored, absent };
+}
+
+function csvField(value: string | null): string {
+  if (value === null) return '';
+  return value.includes('"') ? `"${value.replace(/"/g, '""')}"` : `"${value}"`;
+}
+
+/** Lossy text for the rejects file: invalid UTF-8 becomes U+FFFD, NUL bytes become U+FFFD (PostgreSQL text cannot hold NUL). */
+function lossy(b: Buffer): string {
+  const s = b.toString('utf8');
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
+}
+
+/** SQL expression that is true when the staged text `col` is not a valid value of its type. */
+function typeCheck(c: ColumnSpec, col: string, validFn: string): { bad: string; reason: string } | null {
+  const v = `btrim(${col})`;
+  switch (c.type) {
+    case 'timestamp':
+      return {
+        /* A cheap shape check (ISO date first, then digits, colons, a dot: no 'now', no time zone, no DD/MM ambiguity); the server's parser checks the rest. */
+        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]*)?$' and ${validFn}(${v}, 'timestamp'))`,
+        reason: `${c.name} is not a timestamp YYYY-MM-DD[ HH:MM[:SS]]`,
+      };
+    case 'date':
+      return {
+        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and ${validFn}(${v}, 'date'))`,
+        reason: `${c.name} is not a date YYYY-MM-DD`,
+      };
+    case 'integer':
+      return {
+        bad: `${v} <> '' and not (${v} ~ '^[+]?[0-9]{1,10}$' and ${v}::numeric <= 2147483647)`,
+        reason: `${c.name} is not a whole number from 0 to 2147483647`,
+      };
+    default:
+      return null;
+  }
+}
+
+function typedExpr(c: ColumnSpec, col: string): string {
+  if (c.key) return `btrim(${col})`;
+  switch (c.type) {
+    case 'timestamp':
+      return `nullif(btrim(${col}), '')::timestamp`;
+    case 'date':
+      return `nullif(btrim(${col}), '')::date`;
+    case 'integer':
+      return `nullif(btrim(${col}), '')::integer`;
+    default:
+      return `nullif(${col}, '')`;
+  }
+}
+
+/**
+ * Loads FILE into the kind's public table, in one transaction: stream the
+ * records through COPY into a temp staging table of text, validate set-based in
+ * SQL, upsert with IS DISTINCT FROM (a rerun changes nothing), write every
+ * rejected line with its reason to FILE.rejects.csv. A problem with the file as
+ * a whole (empty, binary, not UTF-8, missing column) raises ImportError and
+ * changes nothing.
+ */
+export async function importCsv(
+  target: pg.Pool | string,
+  kind: ImportKind,
+  file: string,
+  log: Log,
+  opts: ImportOptions = {},
+): Promise<ImportSummary> {
+  const started = Date.now();
+  const spec = KINDS[kind];
+  if (!spec) throw new ImportError(`unknown import kind ${JSON.stringify(kind)}: use leads, drivers or activity`);
+  checkLooksLikeText(file);
+  const totalBytes = statSync(file).size;
+
+  const records = csvRecords(createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
+  const first = await records.next();
+  let header: ReturnType<typeof readHeader>;
+  try {
+    header = readHeader(first.done ? undefined : first.value, file, kind);
+  } catch (e) {
+    await records.return(undefined);
+    throw e;
+  }
+  const warnings: string[] = [];
+  if (header.ignored.length) {
+    const w = `unknown column${header.ignored.length > 1 ? 's' : ''} ignored: ${header.ignored.map((n) => n || '(empty name)').join(', ')}`;
+    warnings.push(w);
+    log.warn({ event: 'import.unknown_columns', kind, columns: header.ignored }, w);
+  }
+  if (header.absent.length) {
+    const w = `column${header.absent.length > 1 ? 's' : ''} not in the file (left as they are on existing rows, empty on new rows): ${header.absent.join(', ')}`;
+    warnings.push(w);
+    log.info({ event: 'import.absent_columns', kind, columns: header.absent }, w);
+  }
+
+  const ownPool = typeof target === 'string';
+  const pool = typeof target === 'string' ? new pg.Pool({ connectionString: target, max: 1, application_name: 'idgap-import' }) : target;
+  const client = await pool.connect();
+  const rejectsFile = rejectsPathFor(file);
+  const rejectsTmp = `${rejectsFile}.tmp-${process.pid}`;
+  let committed = false;
+  try {
+    await client.query('begin');
+    await client.query("set local work_mem = '256MB'");
+    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`idgap.import.${kind}`]);
+    const cols = header.present.map((c) => ident(`c_${c.name}`));
+    await client.query(
+      `create temp table import_staging (line_no integer not null, reason text, raw text, ${cols.map((c) => `${c} text`).join(', ')}) on commit drop`,
+    );
+
+    // 1. Stream every record into staging; records the CSV layer rejects carry their reason already.
+    const copy = client.query(copyStreams.from(`copy import_staging (line_no, reason, raw, ${cols.join(', ')}) from stdin with (format csv)`));
+    const copyDone = once(copy, 'finish');
+    const copyFailed = new Promise<never>((_, reject) => copy.once('error', reject));
+    copyFailed.catch(() => undefined);
+    let lines = 0;
+    let invalidUtf8 = 0;
+    let firstInvalidLine = 0;
+    let validNonAscii = 0;
+    let bytesSeen = 0;
+    let lastProgress = Date.now();
+    let out: string[] = [];
+    let outLen = 0;
+    const width = header.names.length;
+    const flush = async () => {
+      if (!out.length) return;
+      const chunk = out.join('');
+      out = [];
+      outLen = 0;
+      if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), copyFailed]);
+    };
+    for await (const rec of records) {
+      lines += 1;
+      let reason: string | null = null;
+      let raw: string | null = null;
+      const values: Array<string | null> = new Array(header.present.length).fill(null);
+      if (rec.error) {
+        reason = rec.error;
+        raw = lossy(rec.raw ?? Buffer.alloc(0));
+      } else {
+        if (rec.fields.length === 1 && rec.fields[0]!.length === 0 && width > 1) reason = 'empty line';
+        else if (rec.fields.length !== width) reason = `wrong column count: expected ${width}, got ${rec.fields.length}`;
+        let bad = false;
+        let nonAscii = false;
+        for (const f of rec.fields) {
+          bytesSeen += f.length + 1;
+          if (isAscii(f)) continue;
+          if (isUtf8(f)) nonAscii = true;
+          else bad = true;
+        }
+        if (bad) {
+          invalidUtf8 += 1;
+          firstInvalidLine ||= rec.line;
+        } else if (nonAscii) validNonAscii += 1;
+        for (let k = 0; k < header.present.length; k++) {
+          const f = rec.fields[header.positions[k]!];
+          if (f === undefined) continue;
+          if (reason === null && f.includes(0)) reason = `NUL byte in column ${header.present[k]!.name}`;
+          if (reason === null && bad && !isAscii(f) && !isUtf8(f)) reason = `invalid UTF-8 in column ${header.present[k]!.name}`;
+          values[k] = lossy(f);
+        }
+      }
+      const row = `${rec.line},${csvField(reason)},${csvField(raw)},${values.map(csvField).join(',')}\n`;
+      out.push(row);
+      outLen += row.length;
+      if (outLen > 1 << 18) await flush();
+      if (opts.onProgress && (lines & 0x3fff) === 0 && Date.now() - lastProgress > 500) {
+        lastProgress = Date.now();
+        opts.onProgress({ phase: 'reading', lines, bytes: Math.min(bytesSeen, totalBytes), totalBytes });
+      }
+    }
+    await flush();
+    copy.end();
+    await Promise.race([copyDone, copyFailed]);
+    const progress = (phase: ImportProgress['phase']) => opts.onProgress?.({ phase, lines, bytes: totalBytes, totalBytes });
+    progress('reading');
+
+    /* A file in another encoding shows more lines of invalid UTF-8 than lines of valid non-ASCII text. */
+    if (invalidUtf8 > 0 && invalidUtf8 > validNonAscii) {
+      throw new ImportError(
+        `${file} is not UTF-8 text (${invalidUtf8} line${invalidUtf8 > 1 ? 's' : ''} with invalid UTF-8, the first at line ${firstInvalidLine}); convert it first, e.g. iconv -f latin1 -t utf-8`,
+      );
+    }
+    if (lines === 0) {
+      warnings.push('the file has a header row but no data lines');
+      log.warn({ event: 'import.no_data', kind }, 'the file has a header row but no data lines');
+    }
+
+    const phases = { stream: Date.now() - started, validate: 0, upsert: 0, finish: 0 };
+    let phaseStart = Date.now();
+    progress('validating');
+    // 2. Validate set-based: the first failing check of each row is its reason.
+    const { rows: versionRows } = await client.query<{ v: number }>("select current_setting('server_version_num')::integer as v");
+    let validFn = 'pg_input_is_valid';
+    if (versionRows[0]!.v < 160000) {
+      /* PostgreSQL 15 has no pg_input_is_valid: a temp function that traps the cast error (dropped with the session). */
+      await client.query(`create or replace function pg_temp.idgap_input_is_valid(v text, t text) returns boolean language plpgsql as $$
+        begin
+          if t = 'date' then perform v::date; else perform v::timestamp; end if;
+          return true;
+        exception when others then
+          return false;
+        end $$`);
+      validFn = 'pg_temp.idgap_input_is_valid';
+    }
+    const checks: Array<{ bad: string; reason: string }> = [];
+    for (const c of header.present) {
+      const col = `staging.${ident(`c_${c.name}`)}`;
+      if (c.key) checks.push({ bad: `${col} is null or btrim(${col}) = ''`, reason: `missing ${c.name}` });
+    }
+    for (const c of header.present) {
+      const col = `staging.${ident(`c_${c.name}`)}`;
+      checks.push({ bad: `length(${col}) > ${MAX_VALUE_LENGTH}`, reason: `${c.name} is longer than ${MAX_VALUE_LENGTH} characters` });
+    }
+    for (const c of header.present) {
+      const check = typeCheck(c, `staging.${ident(`c_${c.name}`)}`, validFn);
+      if (check) checks.push(check);
+    }
+    /*
+     * The verdicts, narrow (line number and reason of the rejected rows only;
+     * valid rows are never rewritten): the first failing check of a row is its
+     * reason; among the rows that pass, a key seen again later in the file is a
+     * duplicate: the last occurrence wins (a later line is a later export), the
+     * earlier ones are rejected.
+     */
+    const keyCols = header.present.filter((c) => c.key);
+    await client.query(`
+      create temp table import_rejects on commit drop as
+      with checked as materialized ( -- evaluated once per row, and the sort below carries only these narrow columns
+        select staging.line_no,
+               ${keyCols.map((c, k) => `btrim(staging.${ident(`c_${c.name}`)}) as key_${k}`).join(', ')},
+               coalesce(staging.reason,
+                        case ${checks.map((c) => `when ${c.bad} then ${pg.escapeLiteral(c.reason)}`).join('\n                             ')} end) as check_reason
+        from import_staging as staging
+      ),
+      ranked as (
+        select checked.line_no, checked.check_reason,
+               max(checked.line_no) filter (where checked.check_reason is null)
+                 over (partition by ${keyCols.map((_c, k) => `checked.key_${k}`).join(', ')}) as last_line
+        from checked
+      )
+      select ranked.line_no,
+             coalesce(ranked.check_reason,
+                      format('duplicate %s in the file: the last occurrence (line %s) is loaded instead', ${pg.escapeLiteral(keyCols.map((c) => c.name).join(' + '))}, ranked.last_line)) as reason
+      from ranked
+      where ranked.check_reason is not null or ranked.line_no <> ranked.last_line`);
+    await client.query('alter table import_rejects add primary key (line_no)');
+
+    phases.validate = Date.now() - phaseStart;
+    phaseStart = Date.now();
+    progress('upserting');
+    // 3. Upsert the valid rows: only rows whose content differs are written.
+    const names = header.present.map((c) => ident(c.name));
+    await client.query(`
+      create temp table import_rows on commit drop as
+      select ${header.present.map((c) => `${typedExpr(c, `staging.${ident(`c_${c.name}`)}`)} as ${ident(c.name)}`).join(', ')}
+      from import_staging as staging
+      where not exists (select 1 from import_rejects as rejects where rejects.line_no = staging.line_no)`);
+    await client.query('analyze import_rows');
+    const keyJoin = keyCols.map((c) => `target.${ident(c.name)} = src.${ident(c.name)}`).join(' and ');
+    const valueCols = header.present.filter((c) => !c.key);
+    const updateSql = valueCols.length
+      ? `update ${spec.table} as target
+         set ${valueCols.map((c) => `${ident(c.name)} = src.${ident(c.name)}`).join(', ')}
+         from import_rows as src
+         where ${keyJoin}
+           and (${valueCols.map((c) => `target.${ident(c.name)}`).join(', ')}, null) is distinct from (${valueCols.map((c) => `src.${ident(c.name)}`).join(', ')}, null)
+         returning 1`
+      : `select 1 where false`;
+    const { rows: counts } = await client.query<{ inserted: string; updated: string; loaded: string; lines: string; rejected: string }>(`
+      with updated as (${updateSql}),
+      inserted as (
+        insert into ${spec.table} (${names.join(', ')})
+        select ${names.map((n) => `src.${n}`).join(', ')}
+        from import_rows as src
+        where not exists (select 1 from ${spec.table} as target where ${keyJoin})
+        order by ${keyCols.map((c) => `src.${ident(c.name)}`).join(', ')}
+        returning 1
+      )
+      select (select count(*) from inserted) as inserted,
+             (select count(*) from updated) as updated,
+             (select count(*) from import_rows) as loaded,
+             (select count(*) from import_staging) as lines,
+             (select count(*) from import_rejects) as rejected`);
+    const c = counts[0]!;
+    const summary: ImportSummary = {
+      kind,
+      file,
+      lines: Number(c.lines),
+      loaded: Number(c.loaded),
+      inserted: Number(c.inserted),
+      updated: Number(c.updated),
+      unchanged: Number(c.loaded) - Number(c.inserted) - Number(c.updated),
+      rejected: Number(c.rejected),
+      rejects_file: null,
+      ignored_columns: header.ignored,
+      absent_columns: header.absent,
+      warnings,
+      duration_ms: 0,
+      rows_per_second: 0,
+      phases_ms: phases,
+    };
+    phases.upsert = Date.now() - phaseStart;
+    phaseStart = Date.now();
+    if (summary.lines !== lines || summary.loaded + summary.rejected !== summary.lines) {
+      throw new Error(`import accounting failed: read ${lines} lines, staged ${summary.lines}, loaded ${summary.loaded} + rejected ${summary.rejected}`);
+    }
+    if (kind === 'activity') {
+      const { rows } = await client.query<{ n: string }>('select count(*) as n from import_rows as src where canon.parse_date_file(src.date_file) is null');
+      const garbage = Number(rows[0]!.n);
+      if (garbage > 0) {
+        const w = `${garbage} row${garbage > 1 ? 's' : ''} with a date_file that is neither DD-MM-YYYY nor YYYY-MM-DD, loaded as-is (counted apart by the activity KPI)`;
+        warnings.push(w);
+        log.info({ event: 'import.garbage_dates', kind, rows: garbage }, w);
+      }
+    }
+
+    progress('finishing');
+    // 4. The rejects file, written before the commit so that nothing is reported loaded without its rejects on disk.
+    if (summary.rejected > 0) {
+      const copyOut = client.query(
+        copyStreams.to(`copy (select staging.line_no, rejects.reason, staging.raw, ${cols.map((col, k) => `staging.${col} as ${ident(header.present[k]!.name)}`).join(', ')}
+                              from import_rejects as rejects join import_staging as staging on staging.line_no = rejects.line_no
+                              order by staging.line_no)
+                        to stdout with (format csv, header)`),
+      );
+      await pipeline(copyOut, createWriteStream(rejectsTmp));
+      summary.rejects_file = rejectsFile;
+    }
+    /* Fresh statistics for the planner: recovery right after a bulk load would otherwise plan on an empty table. */
+    if (summary.inserted + summary.updated > 0) await client.query(`analyze ${spec.table}`);
+    await client.query('commit');
+    committed = true;
+    if (summary.rejected > 0) renameSync(rejectsTmp, rejectsFile);
+    else if (existsSync(rejectsFile)) rmSync(rejectsFile); // a stale one from an earlier run would mislead
+    phases.finish = Date.now() - phaseStart;
+    summary.duration_ms = Date.now() - started;
+    summary.rows_per_second = summary.duration_ms > 0 ? Math.round((summary.lines * 1000) / summary.duration_ms) : summary.lines;
+    log.info(
+      { event: 'import.finished', kind, lines: summary.lines, loaded: summary.loaded, inserted: summary.inserted, updated: summary.updated,
+        unchanged: summary.unchanged, rejected: summary.rejected, duration_ms: summary.duration_ms },
+      `Import of ${kind} finished: ${summary.loaded} loaded (${summary.inserted} inserted, ${summary.updated} updated, ${summary.unchanged} unchanged), ${summary.rejected} rejected`,
+    );
+    return summary;
+  } catch (e) {
+    if (!committed) await client.query('rollback').catch(() => undefined);
+    rmSync(rejectsTmp, { force: true });
+    throw e;
+  } finally {
+    client.release();
+    if (ownPool) await pool.end();
+  }
+}
