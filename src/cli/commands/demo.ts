@@ -8,6 +8,7 @@ import { printJson, UserError, withContext } from '../context.js';
 import { generate } from '../../generate/generate.js';
 import { migrateDatabase } from '../../migrate.js';
 import { runPipeline, type PipelineResult } from '../../demo/pipeline.js';
+import { readDiagnosis, renderDiagnosis } from '../../diagnose.js';
 
 export const DEMO_DATABASE = 'idgap_demo';
 
@@ -81,8 +82,9 @@ export function registerDemo(program: Command): void {
           log.info({ event: 'demo.generated', leads: gen.counts.leads, drivers: gen.counts.drivers, duration_ms: gen.duration_ms }, 'synthetic data generated');
           const result = await runPipeline(pool, dir, log, { batchSize });
           const totalMs = Date.now() - started;
-          if (opts.json) printJson({ database: DEMO_DATABASE, generate_ms: gen.duration_ms, total_ms: totalMs, ...result });
-          else process.stdout.write(report(result, totalMs, gen.duration_ms));
+          const diagnosis = await readDiagnosis(pool);
+          if (opts.json) printJson({ database: DEMO_DATABASE, generate_ms: gen.duration_ms, total_ms: totalMs, ...result, diagnosis });
+          else process.stdout.write(`${report(result, totalMs, gen.duration_ms)}\n${renderDiagnosis(diagnosis)}`);
           const broken = Object.entries(result.invariants).filter(([, n]) => n > 0);
           if (broken.length) throw new UserError(`invariants violated: ${broken.map(([k, n]) => `${k}=${n}`).join(', ')}`);
           if (result.recovery.matched === 0) throw new UserError('the recovery matched nothing');
