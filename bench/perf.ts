@@ -1,0 +1,247 @@
+/**
+ * Performance benchmark (issue 7): for each size, a fresh database on one
+ * throwaway embedded PostgreSQL; generate with `idgap generate`'s code, import,
+ * refresh the drivers index, run one full recovery, snapshot and diagnose,
+ * then check the SPEC 9 invariants. On the smallest size the per-lead baseline
+ * (bench/baseline.ts) runs on a second copy of the same data, so the speed-up is
+ * measured side by side.
+ *
+ *   npm run bench:perf -- --sizes 10000,100000,1000000 [--batch-size 5000] [--seed 1]
+ *
+ * Writes bench/results/perf.md and bench/results/perf.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createPool, ensureDatabase, startEmbedded } from '../src/db.js';
+import { createLogger } from '../src/log.js';
+import { migrateDatabase } from '../src/migrate.js';
+import { generate } from '../src/generate/generate.js';
+import { runPipeline } from '../src/demo/pipeline.js';
+import { readDiagnosis } from '../src/diagnose.js';
+import { importCsv } from '../src/import/import.js';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { runBaseline } from './baseline.js';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10000,100000' },
+    'batch-size': { type: 'string', default: '5000' },
+    seed: { type: 'string', default: '1' },
+    'baseline-leads': { type: 'string', default: '10000' },
+    out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
+  },
+});
+const sizes = values.sizes!.split(',').map(Number);
+const batchSize = Number(values['batch-size']);
+const seed = Number(values.seed);
+const baselineLeads = Number(values['baseline-leads']);
+if (sizes.some((n) => !Number.isInteger(n) || n < 100) || !Number.isInteger(batchSize) || batchSize < 1) {
+  process.stderr.write('bench:perf: --sizes takes whole numbers >= 100 separated by commas; --batch-size a whole number\n');
+  process.exit(1);
+}
+
+const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+
+/** Peak RSS of this Node process while `fn` runs, sampled every 50 ms. */
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  try {
+    const result = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, peakMb: Math.round(peak / 1048576) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function dbUrl(base: string, name: string): string {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+interface SizeResult {
+  leads: number;
+  drivers: number;
+  generate_ms: number;
+  import_leads_ms: number;
+  import_drivers_ms: number;
+  import_activity_ms: number;
+  refresh_index_ms: number;
+  recovery_ms: number;
+  recovery_leads_per_s: number;
+  recovery_peak_rss_mb: number;
+  recovery_step_ms: Record<string, number>;
+  plan_ms: number;
+  second_recovery_ms: number;
+  snapshot_ms: number;
+  diagnose_ms: number;
+  matched: number;
+  precision: number;
+  recall: number;
+  wrong_links: number;
+  invariant_violations: number;
+  database_mb: number;
+}
+
+const home = mkdtempSync(path.join(os.tmpdir(), 'idgap-perf-'));
+const cluster = await startEmbedded({ home, database: 'postgres', port: 0, log });
+const results: SizeResult[] = [];
+const postgresVersion = await (async () => {
+  const c = new pg.Client({ connectionString: cluster.connectionString });
+  await c.connect();
+  try {
+    return `embedded ${(await c.query('show server_version')).rows[0].server_version}`;
+  } finally {
+    await c.end();
+  }
+})();
+let baseline: { leads: number; matched: number; ms: number; leadsPerSecond: number; setBasedLeadsPerSecond: number; ratio: number } | undefined;
+let exitCode = 0;
+try {
+  for (const size of sizes) {
+    const name = `idgap_perf_${size}`;
+    const url = dbUrl(cluster.connectionString, name);
+    await ensureDatabase(url);
+    await migrateDatabase(url, log);
+    const pool = createPool(url, 4, 'idgap-bench');
+    const dir = path.join(home, `data-${size}`);
+    try {
+      process.stderr.write(`[perf] ${size} leads: generating\n`);
+      const gen = await generate({ leads: size, drivers: size, seed, out: dir });
+      process.stderr.write(`[perf] ${size} leads: pipeline\n`);
+      const { result: pipe, peakMb } = await withPeakRss(() => runPipeline(pool, dir, log, { batchSize }));
+      const runStats = (await pool.query(`select stats from ops.job_runs where id = $1`, [pipe.recovery.run_id])).rows[0].stats;
+      const second = Date.now();
+      const again = await runPipelineSecondRecovery(pool);
+      const secondMs = Date.now() - second;
+      const diagStarted = Date.now();
+      await readDiagnosis(pool);
+      const diagnoseMs = Date.now() - diagStarted;
+      const dbSize = (await pool.query(`select pg_database_size(current_database()) as b`)).rows[0].b;
+      const violations = Object.values(pipe.invariants).reduce((a: number, b) => a + Number(b), 0);
+      if (violations > 0 || again > 0) exitCode = 1;
+      const q = pipe.quality;
+      results.push({
+        leads: size,
+        drivers: size,
+        generate_ms: gen.duration_ms,
+        import_leads_ms: pipe.timings_ms.import_leads!,
+        import_drivers_ms: pipe.timings_ms.import_drivers!,
+        import_activity_ms: pipe.timings_ms.import_activity!,
+        refresh_index_ms: pipe.timings_ms.refresh_index!,
+        recovery_ms: pipe.timings_ms.recovery!,
+        recovery_leads_per_s: Math.round((pipe.recovery.processed * 1000) / pipe.timings_ms.recovery!),
+        recovery_peak_rss_mb: peakMb,
+        recovery_step_ms: runStats.step_ms ?? {},
+        plan_ms: pipe.recovery.planMs,
+        second_recovery_ms: secondMs,
+        snapshot_ms: pipe.timings_ms.snapshot!,
+        diagnose_ms: diagnoseMs,
+        matched: pipe.recovery.matched,
+        precision: q.precision ?? 0,
+        recall: q.recall ?? 0,
+        wrong_links: q.wrong_links,
+        invariant_violations: violations,
+        database_mb: Math.round(Number(dbSize) / 1048576),
+      });
+      process.stderr.write(`[perf] ${JSON.stringify(results.at(-1))}\n`);
+
+      if (size === Math.min(...sizes) && baselineLeads > 0) {
+        // The same data in a second database: the baseline must not see the set-based run's writes.
+        const bname = `idgap_perf_baseline_${size}`;
+        const burl = dbUrl(cluster.connectionString, bname);
+        await ensureDatabase(burl);
+        await migrateDatabase(burl, log);
+        const bpool = createPool(burl, 2, 'idgap-bench-baseline');
+        try {
+          await importCsv(bpool, 'leads', path.join(dir, 'leads.csv'), log);
+          await importCsv(bpool, 'drivers', path.join(dir, 'drivers.csv'), log);
+          await bpool.query('select * from canon.refresh_drivers_index()');
+          const client = await bpool.connect();
+          try {
+            process.stderr.write(`[perf] per-lead baseline on ${Math.min(baselineLeads, size)} leads\n`);
+            const b = await runBaseline(client, Math.min(baselineLeads, size));
+            const setBased = results.at(-1)!.recovery_leads_per_s;
+            baseline = { ...b, setBasedLeadsPerSecond: setBased, ratio: Number((setBased / b.leadsPerSecond).toFixed(1)) };
+          } finally {
+            client.release();
+          }
+        } finally {
+          await bpool.end();
+        }
+      }
+    } finally {
+      await pool.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+} catch (e) {
+  process.stderr.write(`bench:perf: ${(e as Error).stack ?? e}\n`);
+  exitCode = 1;
+} finally {
+  await cluster.stop();
+  rmSync(home, { recursive: true, force: true });
+}
+
+/** A second recovery right after the first: nothing is due, so selecting nothing must be cheap. Returns leads matched (must be 0). */
+async function runPipelineSecondRecovery(pool: pg.Pool): Promise<number> {
+  const { recoveryParamsSchema, runRecovery } = await import('../src/recovery.js');
+  const { poolClient, withRun } = await import('../src/runs.js');
+  let matched = 0;
+  await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: {}, trigger: 'cli', log }, async (params, { client, runId, log: l }) => {
+    matched = (await runRecovery(client, runId, params, l)).matched;
+  });
+  return matched;
+}
+
+const machine = {
+  date: new Date().toISOString(),
+  cpus: os.cpus().length,
+  cpu_model: os.cpus()[0]?.model ?? 'unknown',
+  memory_gb: Number((os.totalmem() / 1024 ** 3).toFixed(1)),
+  node: process.version,
+  postgres: postgresVersion,
+  batch_size: batchSize,
+  seed,
+};
+mkdirSync(values.out!, { recursive: true });
+writeFileSync(path.join(values.out!, 'perf.json'), `${JSON.stringify({ machine, results, baseline }, null, 2)}\n`);
+const s = (ms: number) => (ms / 1000).toFixed(1);
+const lines = [
+  '# Performance benchmark',
+  '',
+  `Machine: ${machine.cpus} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}; ${machine.date.slice(0, 10)}.`,
+  `Batch size ${batchSize}, seed ${seed}. Produced by \`npm run bench:perf -- --sizes ${sizes.join(',')} --batch-size ${batchSize}\`.`,
+  '',
+  '| leads × drivers | generate s | import leads s | import drivers s | index refresh s | recovery s | leads/s | Node peak MB | 2nd recovery s | snapshot s | diagnose s | matched | precision | recall | wrong links | invariant violations | DB MB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${s(r.generate_ms)} | ${s(r.import_leads_ms)} | ${s(r.import_drivers_ms)} | ${s(r.refresh_index_ms)} | ${s(r.recovery_ms)} | ${r.recovery_leads_per_s.toLocaleString('en')} | ${r.recovery_peak_rss_mb} | ${s(r.second_recovery_ms)} | ${s(r.snapshot_ms)} | ${s(r.diagnose_ms)} | ${r.matched.toLocaleString('en')} | ${r.precision.toFixed(4)} | ${r.recall.toFixed(4)} | ${r.wrong_links} | ${r.invariant_violations} | ${r.database_mb} |`),
+  '',
+  '## Where the recovery time goes (sum of per-batch step times, s)',
+  '',
+  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan |`,
+  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|`,
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} |`),
+  '',
+];
+if (baseline) {
+  lines.push(
+    '## Against the per-lead baseline (same data, same run)',
+    '',
+    `The baseline (bench/baseline.ts: one lead at a time, a few queries per lead, a commit every 100 leads) processed ${baseline.leads.toLocaleString('en')} leads in ${s(baseline.ms)} s: **${baseline.leadsPerSecond.toLocaleString('en')} leads/s**. The set-based recovery on the same data: **${baseline.setBasedLeadsPerSecond.toLocaleString('en')} leads/s**, a ratio of **${baseline.ratio}×**.`,
+    '',
+  );
+}
+if (results.length >= 2) {
+  const a = results.at(-2)!;
+  const b = results.at(-1)!;
+  lines.push(`Growth: ${b.leads.toLocaleString('en')} leads cost ${(b.recovery_ms / a.recovery_ms).toFixed(1)}× the recovery time of ${a.leads.toLocaleString('en')} (${(b.leads / a.leads).toFixed(0)}× the leads).`, '');
+}
+writeFileSync(path.join(values.out!, 'perf.md'), `${lines.join('\n')}\n`);
+process.stdout.write(`${lines.join('\n')}\n`);
+process.exit(exitCode);
