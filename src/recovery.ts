@@ -23,6 +23,8 @@ export const recoveryParamsSchema = z
     date_to: isoDate.optional(),
     batch_size: z.coerce.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
     refresh_index: z.boolean().optional(),
+    /* Worker only: one recover_identity_batch job per batch, so every worker process can take a share of one run. */
+    split: z.boolean().optional(),
   })
   .strict()
   .refine((p) => !p.date_from || !p.date_to || p.date_from <= p.date_to, { message: 'date_from must not be after date_to', path: ['date_from'] });
@@ -111,6 +113,8 @@ export async function runRecovery(
   const batches = Math.ceil(candidates / batchSize);
   log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
 
+  if (params.split) return splitRecovery(client, runId, candidates, batchSize, log, hooks, { started, planMs, indexRefresh });
+
   const totals = zero();
   let errors = 0;
   let batch = 0;
@@ -141,8 +145,69 @@ export async function runRecovery(
   return { ...totals, candidates, batches: batch, errors, durationMs, planMs, indexRefresh };
 }
 
+export const BATCH_TASK = 'recover_identity_batch';
+
+/** The payload of recover_identity_batch: one range of a split run's queue. */
+export const batchParamsSchema = z
+  .object({
+    run_id: z.number().int().min(1),
+    from_seq: z.number().int().min(1),
+    to_seq: z.number().int().min(1),
+    batch: z.number().int().min(1).optional(),
+    batches: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .refine((p) => p.from_seq <= p.to_seq, { message: 'from_seq must not be after to_seq', path: ['from_seq'] });
+
+/**
+ * A split run: the queue is cut into batch ranges and each range becomes a
+ * recover_identity_batch job, which any worker process may take. This run
+ * stays open (holding its lock, so its queue is not taken for abandoned) and
+ * waits until the queue is empty; it fails when ranges are left that no job
+ * will process any more (jobs out of attempts) or when the process shuts down.
+ */
+async function splitRecovery(
+  client: pg.ClientBase,
+  runId: number,
+  candidates: number,
+  batchSize: number,
+  log: Log,
+  hooks: RecoveryHooks,
+  t: { started: number; planMs: number; indexRefresh?: RefreshResult },
+): Promise<RecoveryResult> {
+  const batches = Math.ceil(candidates / batchSize);
+  await client.query(
+    `select graphile_worker.add_job($1, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3 - 1, $4), 'batch', (f - 1) / $3 + 1, 'batches', $5::int),
+                                     job_key => format('%s:%s:%s', $1, $2, f), max_attempts => 5)
+       from generate_series(1, $4::int, $3::int) as f`,
+    [BATCH_TASK, runId, batchSize, candidates, batches],
+  );
+  log.info({ event: 'recovery.split', batches, batch_size: batchSize }, `Recovery split into ${batches} batch jobs`);
+  for (;;) {
+    const { rows } = await client.query<{ left: number; live: number }>(
+      `select (select count(*)::int from ops.recovery_queue as queue where queue.run_id = $1) as left,
+              (select count(*)::int from graphile_worker.jobs as jobs
+                where jobs.task_identifier = $2 and jobs.key like $2 || ':' || $1 || ':%' and jobs.attempts < jobs.max_attempts) as live`,
+      [runId, BATCH_TASK],
+    );
+    const { left, live } = rows[0]!;
+    if (left === 0) break;
+    if (live === 0) throw new Error(`${left} queued leads were not processed: their batch jobs ran out of attempts (see graphile_worker.jobs.last_error)`);
+    if (hooks.shouldStop?.()) throw new Error(`stopped by shutdown while ${left} queued leads were waiting for batch jobs`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const { rows } = await client.query<BatchCounts>('select processed, matched, failed, pending, skipped from ops.job_runs where id = $1', [runId]);
+  const totals = rows[0]!;
+  const durationMs = Date.now() - t.started;
+  log.info(
+    { event: 'recovery.finished', candidates, batches, ...totals, duration_ms: durationMs },
+    `Recovery finished: processed=${totals.processed}, matched=${totals.matched}, failed=${totals.failed}, pending=${totals.pending}, skipped=${totals.skipped} in ${(durationMs / 1000).toFixed(1)} s`,
+  );
+  return { ...totals, candidates, batches, errors: 0, durationMs, planMs: t.planMs, indexRefresh: t.indexRefresh };
+}
+
 /** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */
-async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
+export async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
   try {
     await client.query('begin');
     await client.query("set local work_mem = '256MB'");

@@ -96,6 +96,9 @@ export async function withRun<S extends z.ZodType>(
   }
   const params = parsed.data as z.infer<S>;
   return withClient(async (client) => {
+  /* A killed process leaves its backend running the statement in flight (and holding the run's lock) until the
+     statement ends; this makes PostgreSQL (14+) notice the vanished client within a second and abort it. */
+  await client.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
   let runId = 0;
   const started = Date.now();
   {
