@@ -99,6 +99,14 @@ export async function withRun<S extends z.ZodType>(
   /* A killed process leaves its backend running the statement in flight (and holding the run's lock) until the
      statement ends; this makes PostgreSQL (14+) notice the vanished client within a second and abort it. */
   await client.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+  /* A checked-out client whose server goes away between two statements emits 'error'; unhandled, that kills the
+     process. The next query on it fails anyway (the run then fails), so the event only needs a listener. */
+  let connectionError: string | undefined;
+  const onClientError = (e: Error) => {
+    connectionError ??= e.message;
+  };
+  client.on('error', onClientError);
+  try {
   let runId = 0;
   const started = Date.now();
   {
@@ -125,6 +133,10 @@ export async function withRun<S extends z.ZodType>(
       log.error({ event: 'run.failed', duration_ms: Date.now() - started, error: message }, `${opts.task} run ${runId} failed: ${message}`);
       throw e;
     }
+  }
+  } finally {
+    client.off('error', onClientError);
+    if (connectionError) opts.log.warn({ event: 'run.connection_lost', task: opts.task, error: connectionError }, `the run's database connection was lost: ${connectionError}`);
   }
   });
 }
