@@ -177,17 +177,17 @@ async function splitRecovery(
 ): Promise<RecoveryResult> {
   const batches = Math.ceil(candidates / batchSize);
   await client.query(
-    `select graphile_worker.add_job($1, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3 - 1, $4), 'batch', (f - 1) / $3 + 1, 'batches', $5::int),
-                                     job_key => format('%s:%s:%s', $1, $2, f), max_attempts => 5)
+    `select graphile_worker.add_job($1::text, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3::int - 1, $4::int), 'batch', (f - 1) / $3::int + 1, 'batches', $5::int),
+                                     job_key => format('%s:%s:%s', $1::text, $2::bigint, f), max_attempts => 5)
        from generate_series(1, $4::int, $3::int) as f`,
     [BATCH_TASK, runId, batchSize, candidates, batches],
   );
   log.info({ event: 'recovery.split', batches, batch_size: batchSize }, `Recovery split into ${batches} batch jobs`);
   for (;;) {
     const { rows } = await client.query<{ left: number; live: number }>(
-      `select (select count(*)::int from ops.recovery_queue as queue where queue.run_id = $1) as left,
+      `select (select count(*)::int from ops.recovery_queue as queue where queue.run_id = $1::bigint) as left,
               (select count(*)::int from graphile_worker.jobs as jobs
-                where jobs.task_identifier = $2 and jobs.key like $2 || ':' || $1 || ':%' and jobs.attempts < jobs.max_attempts) as live`,
+                where jobs.task_identifier = $2::text and jobs.key like $2::text || ':' || $1::bigint || ':%' and jobs.attempts < jobs.max_attempts) as live`,
       [runId, BATCH_TASK],
     );
     const { left, live } = rows[0]!;
