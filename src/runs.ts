@@ -78,14 +78,15 @@ export async function withRun<S extends z.ZodType>(
   const split = splitPayload(opts.payload);
   const trigger = opts.trigger ?? split.trigger;
   const workerJobId = opts.workerJobId == null ? null : String(opts.workerJobId);
-  const parsed = opts.schema.safeParse(split.body ?? {});
+  /* A JSON null payload is refused like any other non-object (Graphile stores an omitted payload as {}). */
+  const parsed = opts.schema.safeParse(split.body === undefined ? {} : split.body);
   if (!parsed.success) {
-    const message = `invalid payload for ${opts.task}: ${describeZodError(parsed.error)}`;
+    const message = clip(`invalid payload for ${opts.task}: ${describeZodError(parsed.error)}`, 2000);
     const { rows } = await withClient((client) =>
       client.query<{ id: string }>('select ops.reject_run($1, $2, $3, $4, $5) as id', [
         opts.task,
         trigger,
-        safeJson(split.body ?? null),
+        storedPayload(split.body ?? null),
         workerJobId,
         message,
       ]),
@@ -139,6 +140,16 @@ export async function withRun<S extends z.ZodType>(
     if (connectionError) opts.log.warn({ event: 'run.connection_lost', task: opts.task, error: connectionError }, `the run's database connection was lost: ${connectionError}`);
   }
   });
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** The rejected payload as the ledger keeps it: a huge one is replaced by its size, so a bad job cannot bloat ops.job_runs. */
+function storedPayload(value: unknown): string {
+  const json = safeJson(value);
+  return json.length <= 16_384 ? json : JSON.stringify({ _truncated: true, bytes: json.length });
 }
 
 function safeJson(value: unknown): string {
