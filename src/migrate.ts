@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
@@ -57,12 +57,16 @@ export async function migrateDatabase(connectionString: string, log?: Log): Prom
   const started = Date.now();
   const migrationsBefore = await appliedMigrations(connectionString);
   await runWorkerMigrations({ connectionString, logger: log ? graphileLogger(log) : undefined });
-  await graphileMigrate(
-    { connectionString, migrationsFolder: MIGRATIONS_DIR, logger: quietMigrateLogger(log) },
-    false,
-    false,
-  );
-  (migratePools as { clearAllPools: () => void }).clearAllPools();
+  /* graphile-migrate begins with `create schema if not exists`, which needs CREATE on the database even when
+     there is nothing to do: skip it when every committed file is applied, so least-privilege logins can start. */
+  if (!(await committedMigrationsApplied(connectionString))) {
+    await graphileMigrate(
+      { connectionString, migrationsFolder: MIGRATIONS_DIR, logger: quietMigrateLogger(log) },
+      false,
+      false,
+    );
+    (migratePools as { clearAllPools: () => void }).clearAllPools();
+  }
   const migrationsChanged = (await appliedMigrations(connectionString)) !== migrationsBefore;
   const applied = await applySqlObjects(connectionString, log, migrationsChanged);
   const result = { sqlObjectsApplied: applied, sqlObjectsUnchanged: applied === 0, durationMs: Date.now() - started };
@@ -77,6 +81,22 @@ export async function migrateDatabase(connectionString: string, log?: Log): Prom
  * function file first drops every overload of that name, so a changed
  * signature never leaves the old one behind.
  */
+/** True when graphile-migrate has applied exactly the files of migrations/committed (it records them as `000001.sql`). */
+async function committedMigrationsApplied(connectionString: string): Promise<boolean> {
+  const committedDir = path.join(MIGRATIONS_DIR, 'committed');
+  const files = existsSync(committedDir) ? readdirSync(committedDir).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/^(\d+)-.*\.sql$/, '$1.sql')).sort() : [];
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client
+      .query<{ filename: string }>(`select filename from graphile_migrate.migrations order by filename`)
+      .catch(() => ({ rows: [] as { filename: string }[] }));
+    return rows.length === files.length && rows.every((r, i) => r.filename === files[i]);
+  } finally {
+    await client.end();
+  }
+}
+
 /** How many migrations (graphile-migrate's and Graphile Worker's) the database has: a change re-runs the grants. */
 async function appliedMigrations(connectionString: string): Promise<number> {
   const client = new pg.Client({ connectionString });

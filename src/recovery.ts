@@ -196,14 +196,20 @@ async function splitRecovery(
     if (hooks.shouldStop?.()) throw new Error(`stopped by shutdown while ${left} queued leads were waiting for batch jobs`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const { rows } = await client.query<BatchCounts>('select processed, matched, failed, pending, skipped from ops.job_runs where id = $1', [runId]);
-  const totals = rows[0]!;
+  const { rows } = await client.query<BatchCounts & { errors: number }>(
+    `select runs.processed, runs.matched, runs.failed, runs.pending, runs.skipped,
+            (select coalesce(sum((batch_runs.stats ->> 'errors')::integer), 0)::int from ops.job_runs as batch_runs
+              where batch_runs.task = $2 and batch_runs.state = 'succeeded' and (batch_runs.stats ->> 'parent_run_id')::bigint = runs.id) as errors
+       from ops.job_runs as runs where runs.id = $1`,
+    [runId, BATCH_TASK],
+  );
+  const { errors, ...totals } = rows[0]!;
   const durationMs = Date.now() - t.started;
   log.info(
-    { event: 'recovery.finished', candidates, batches, ...totals, duration_ms: durationMs },
+    { event: 'recovery.finished', candidates, batches, ...totals, errors, duration_ms: durationMs },
     `Recovery finished: processed=${totals.processed}, matched=${totals.matched}, failed=${totals.failed}, pending=${totals.pending}, skipped=${totals.skipped} in ${(durationMs / 1000).toFixed(1)} s`,
   );
-  return { ...totals, candidates, batches, errors: 0, durationMs, planMs: t.planMs, indexRefresh: t.indexRefresh };
+  return { ...totals, candidates, batches, errors, durationMs, planMs: t.planMs, indexRefresh: t.indexRefresh };
 }
 
 /** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */

@@ -9,6 +9,8 @@ import { useTestDatabase } from '../support/db.js';
 import { insertLead } from '../support/fixtures.js';
 import { expectInvariants } from '../support/invariants.js';
 import { silentLog } from '../support/log.js';
+import { buildCli } from '../support/cli.js';
+import { spawnWorker } from '../support/worker-process.js';
 
 const db = await useTestDatabase();
 
@@ -113,6 +115,30 @@ describe('idgap_worker', () => {
     expect((await asRole('idgap_worker', `drop table canon.identity_links`)).code).toBe('42501');
     expect((await asRole('idgap_worker', `update ops.settings set value = '1' where key = 'max_attempts'`)).code).toBe('42501');
   });
+});
+
+describe('a login that is only a member of idgap_worker', () => {
+  it('starts `idgap start --worker-only` on a migrated database and runs jobs', async () => {
+    await buildCli();
+    const login = `${db.name}_worker`;
+    await db.pool.query(`create role ${login} login password 'worker-login-pw' in role idgap_worker`);
+    try {
+      const url = new URL(db.url);
+      url.username = login;
+      url.password = 'worker-login-pw';
+      const worker = spawnWorker(url.toString());
+      try {
+        await worker.waitFor((l) => l.event === 'worker.started', 60_000);
+        await db.pool.query(`select graphile_worker.add_job('check_identity_gap_alerts')`);
+        await worker.waitFor((l) => l.event === 'run.succeeded' && l.task === 'check_identity_gap_alerts', 60_000);
+      } finally {
+        worker.kill('SIGTERM');
+        expect((await worker.exited).code).toBe(0);
+      }
+    } finally {
+      await db.pool.query(`drop owned by ${login}; drop role ${login}`);
+    }
+  }, 120_000);
 });
 
 describe('grants and idgap migrate', () => {

@@ -21,9 +21,13 @@ export function registerStart(program: Command): void {
           const { rows } = await pool.query<{ n: number }>('select ops.fail_abandoned_runs() as n');
           if (rows[0]!.n > 0) log.warn({ event: 'runs.abandoned', runs: rows[0]!.n }, `${rows[0]!.n} abandoned run(s) marked failed; their jobs were unlocked for retry`);
         };
-        await sweep();
-        const sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000);
-        sweeper.unref();
+        /* The worker's job (and its rights): an --api-only process, which may log in as idgap_api, does not sweep. */
+        let sweeper: NodeJS.Timeout | undefined;
+        if (!opts.apiOnly) {
+          await sweep();
+          sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000);
+          sweeper.unref();
+        }
         let runner: Runner | undefined;
         let api: FastifyInstance | undefined;
         if (!opts.apiOnly) runner = await startWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
