@@ -163,8 +163,11 @@ export const batchParamsSchema = z
  * A split run: the queue is cut into batch ranges and each range becomes a
  * recover_identity_batch job, which any worker process may take. This run
  * stays open (holding its lock, so its queue is not taken for abandoned) and
- * waits until the queue is empty; it fails when ranges are left that no job
- * will process any more (jobs out of attempts) or when the process shuts down.
+ * works too, from the last range backwards, until the queue is empty: so a
+ * single worker slot cannot deadlock waiting for batch jobs, and a range whose
+ * job ran out of attempts is still done. A range processed twice costs
+ * nothing: its queue rows are gone, and batches are serialised in SQL. The
+ * batch jobs not started by then are removed.
  */
 async function splitRecovery(
   client: pg.ClientBase,
@@ -176,6 +179,7 @@ async function splitRecovery(
   t: { started: number; planMs: number; indexRefresh?: RefreshResult },
 ): Promise<RecoveryResult> {
   const batches = Math.ceil(candidates / batchSize);
+  const jobKeys = `select format('%s:%s:%s', $1::text, $2::bigint, f) as job_key from generate_series(1, $4::int, $3::int) as f`;
   await client.query(
     `select graphile_worker.add_job($1::text, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3::int - 1, $4::int), 'batch', (f - 1) / $3::int + 1, 'batches', $5::int),
                                      job_key => format('%s:%s:%s', $1::text, $2::bigint, f), max_attempts => 5)
@@ -183,18 +187,25 @@ async function splitRecovery(
     [BATCH_TASK, runId, batchSize, candidates, batches],
   );
   log.info({ event: 'recovery.split', batches, batch_size: batchSize }, `Recovery split into ${batches} batch jobs`);
-  for (;;) {
-    const { rows } = await client.query<{ left: number; live: number }>(
-      `select (select count(*)::int from ops.recovery_queue as queue where queue.run_id = $1::bigint) as left,
-              (select count(*)::int from graphile_worker.jobs as jobs
-                where jobs.task_identifier = $2::text and jobs.key like $2::text || ':' || $1::bigint || ':%' and jobs.attempts < jobs.max_attempts) as live`,
-      [runId, BATCH_TASK],
-    );
-    const { left, live } = rows[0]!;
-    if (left === 0) break;
-    if (live === 0) throw new Error(`${left} queued leads were not processed: their batch jobs ran out of attempts (see graphile_worker.jobs.last_error)`);
-    if (hooks.shouldStop?.()) throw new Error(`stopped by shutdown while ${left} queued leads were waiting for batch jobs`);
-    await new Promise((r) => setTimeout(r, 250));
+  let errors = 0;
+  try {
+    for (;;) {
+      const { rows: last } = await client.query<{ seq: number | null }>('select max(queue.seq) as seq from ops.recovery_queue as queue where queue.run_id = $1::bigint', [runId]);
+      const seq = last[0]!.seq;
+      if (seq === null) break;
+      if (hooks.shouldStop?.()) throw new Error('stopped by shutdown while queued leads were left to batch jobs');
+      const from = Math.floor((seq - 1) / batchSize) * batchSize + 1;
+      const to = Math.min(from + batchSize - 1, candidates);
+      const started = Date.now();
+      const counts = zero();
+      errors += await processRange(client, runId, from, to, counts, log);
+      const ms = Date.now() - started;
+      const batch = (from - 1) / batchSize + 1;
+      log.info({ event: 'recovery.batch', batch, batches, by: 'planner', ...counts, ms },
+        `Batch ${batch}/${batches} done by the planning job: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${ms} ms)`);
+    }
+  } finally {
+    await client.query(`select graphile_worker.remove_job(keys.job_key) from (${jobKeys}) as keys`, [BATCH_TASK, runId, batchSize, candidates]).catch(() => undefined);
   }
   const { rows } = await client.query<BatchCounts & { errors: number }>(
     `select runs.processed, runs.matched, runs.failed, runs.pending, runs.skipped,
@@ -203,7 +214,8 @@ async function splitRecovery(
        from ops.job_runs as runs where runs.id = $1`,
     [runId, BATCH_TASK],
   );
-  const { errors, ...totals } = rows[0]!;
+  const { errors: batchErrors, ...totals } = rows[0]!;
+  errors += batchErrors;
   const durationMs = Date.now() - t.started;
   log.info(
     { event: 'recovery.finished', candidates, batches, ...totals, errors, duration_ms: durationMs },
