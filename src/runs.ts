@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { JobHelpers } from 'graphile-worker';
 import type { Log } from './log.js';
+import { isConnectionError } from './recovery.js';
 
 export type Trigger = 'cron' | 'sql' | 'cli' | 'api';
 
@@ -130,7 +131,25 @@ export async function withRun<S extends z.ZodType>(
       await client.query('rollback').catch(() => undefined);
       await client
         .query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message])
-        .catch((finishError: Error) => log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run'));
+        .catch(async (finishError: Error) => {
+          if (!isConnectionError(finishError)) {
+            log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run');
+            return;
+          }
+          /* The run's connection is gone (server restart, network): record the failure, with its cause, on a fresh
+             connection once the server answers again (a few tries); failing that, the next sweep marks it abandoned. */
+          for (let attempt = 1; attempt <= 5; attempt++) {
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+            try {
+              await withClient((fresh) => fresh.query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message]));
+              log.warn({ event: 'run.ledger_recovered', attempt }, 'failed run recorded on a new connection');
+              return;
+            } catch (retryError) {
+              if ((retryError as { code?: string }).code === 'P0002') return; // swept meanwhile: already failed (abandoned)
+            }
+          }
+          log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run; the next sweep marks it abandoned');
+        });
       log.error({ event: 'run.failed', duration_ms: Date.now() - started, error: message }, `${opts.task} run ${runId} failed: ${message}`);
       throw e;
     }

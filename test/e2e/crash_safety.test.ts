@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, startEmbedded, type Database } from '../../src/db.js';
+import { createPool, ensureDatabase, startEmbedded, type Database } from '../../src/db.js';
 import { migrateDatabase } from '../../src/migrate.js';
 import { recoveryParamsSchema, runRecovery } from '../../src/recovery.js';
 import { poolClient, withRun } from '../../src/runs.js';
@@ -140,15 +140,17 @@ describe('the database server restarted mid-run', () => {
         (e: Error) => e.message,
       );
       figures.server_restart_ms = restartMs;
+      figures.restart_run_error = outcome;
       expect(new URL(cluster.connectionString).port).toBe(String(port));
       expect(outcome).toMatch(/terminat|connection|ECONNRESET|shutdown/i);
 
-      // Three batches committed; the run row could not be closed on the dead connection, so it is swept.
+      // Three batches committed; the run could not be closed on its dead connection, so it was recorded failed,
+      // with the cause, on a new one once the server answered (nothing left for the sweep).
       const linked = await pool.query(`select count(*)::int as n from ops.identity_matching_jobs`);
       expect(linked.rows[0].n).toBe(1500);
-      expect(await pool.query(`select ops.fail_abandoned_runs() as n`).then((r) => r.rows[0].n)).toBe(1);
       const failed = await pool.query(`select state, error from ops.job_runs order by id`);
-      expect(failed.rows).toEqual([{ state: 'failed', error: expect.stringMatching(/^abandoned: /) }]);
+      expect(failed.rows).toEqual([{ state: 'failed', error: outcome }]);
+      expect(await pool.query(`select ops.fail_abandoned_runs() as n`).then((r) => r.rows[0].n)).toBe(0);
 
       // The next run finishes the work.
       const next = await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: params, trigger: 'cli', log }, async (p, { client, runId }) => {
@@ -159,6 +161,49 @@ describe('the database server restarted mid-run', () => {
       expect(links.rows[0].n).toBe(leads / 3 * 2);
       const jobs = await pool.query(`select count(*)::int as n from ops.identity_matching_jobs`);
       expect(jobs.rows[0].n).toBe(leads);
+      await expectInvariants(pool);
+    } finally {
+      await pool.end();
+    }
+  }, 300_000);
+
+  it('leaves the run to the sweep when the server stays down longer than the run retries to record it', async () => {
+    const log = silentLog();
+    const url = new URL(cluster!.connectionString);
+    url.pathname = '/idgap_down';
+    await ensureDatabase(url.toString());
+    await migrateDatabase(url.toString());
+    const port = Number(url.port);
+    const pool = createPool(url.toString(), 4, 'idgap-restart-test');
+    try {
+      await seedBulk(pool, 3000);
+      const params = recoveryParamsSchema.parse({ batch_size: 500 });
+      let downAt = 0;
+      const outcome = await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: params, trigger: 'cli', log }, async (p, { client, runId }) => {
+        await runRecovery(client, runId, p, log, {
+          onBatch: async ({ batch }) => {
+            if (batch !== 2) return;
+            await cluster!.stop(); // and it stays down while the run gives up
+            downAt = Date.now();
+          },
+        });
+      }).then(
+        () => 'succeeded',
+        (e: Error) => e.message,
+      );
+      figures.run_gave_up_after_server_down_ms = Date.now() - downAt;
+      expect(outcome).toMatch(/terminat|connection|ECONNREFUSED/i);
+      cluster = await startEmbedded({ home, database: 'idgap', port });
+      const swept = await pool.query(`select ops.fail_abandoned_runs() as n`);
+      expect(swept.rows[0].n).toBe(1);
+      const runs = await pool.query(`select state, error from ops.job_runs order by id`);
+      expect(runs.rows).toEqual([{ state: 'failed', error: expect.stringMatching(/^abandoned: /) }]);
+      expect((await pool.query(`select count(*)::int as n from ops.identity_matching_jobs`)).rows[0].n).toBe(1000);
+      const next = await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: params, trigger: 'cli', log }, async (p, { client, runId }) => {
+        await runRecovery(client, runId, p, log);
+      });
+      expect(next.state).toBe('succeeded');
+      expect((await pool.query(`select count(*)::int as n from ops.identity_matching_jobs`)).rows[0].n).toBe(3000);
       await expectInvariants(pool);
     } finally {
       await pool.end();
