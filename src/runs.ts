@@ -127,7 +127,8 @@ export async function withRun<S extends z.ZodType>(
       log.info({ event: 'run.succeeded', duration_ms: Date.now() - started }, `${opts.task} run ${runId} succeeded`);
       return { runId, state: 'succeeded' };
     } catch (e) {
-      const message = (e as Error).message;
+      /* "not queryable" says little: keep the server's own reason when the connection reported one. */
+      const message = connectionError && !(e as Error).message.includes(connectionError) ? `${(e as Error).message}: ${connectionError}` : (e as Error).message;
       await client.query('rollback').catch(() => undefined);
       await client
         .query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message])
