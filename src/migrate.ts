@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
@@ -55,14 +55,20 @@ export interface MigrateResult {
  */
 export async function migrateDatabase(connectionString: string, log?: Log): Promise<MigrateResult> {
   const started = Date.now();
+  const migrationsBefore = await appliedMigrations(connectionString);
   await runWorkerMigrations({ connectionString, logger: log ? graphileLogger(log) : undefined });
-  await graphileMigrate(
-    { connectionString, migrationsFolder: MIGRATIONS_DIR, logger: quietMigrateLogger(log) },
-    false,
-    false,
-  );
-  (migratePools as { clearAllPools: () => void }).clearAllPools();
-  const applied = await applySqlObjects(connectionString, log);
+  /* graphile-migrate begins with `create schema if not exists`, which needs CREATE on the database even when
+     there is nothing to do: skip it when every committed file is applied, so least-privilege logins can start. */
+  if (!(await committedMigrationsApplied(connectionString))) {
+    await graphileMigrate(
+      { connectionString, migrationsFolder: MIGRATIONS_DIR, logger: quietMigrateLogger(log) },
+      false,
+      false,
+    );
+    (migratePools as { clearAllPools: () => void }).clearAllPools();
+  }
+  const migrationsChanged = (await appliedMigrations(connectionString)) !== migrationsBefore;
+  const applied = await applySqlObjects(connectionString, log, migrationsChanged);
   const result = { sqlObjectsApplied: applied, sqlObjectsUnchanged: applied === 0, durationMs: Date.now() - started };
   log?.info({ event: 'migrate.finished', sql_objects_applied: applied, duration_ms: result.durationMs }, 'database schema is up to date');
   return result;
@@ -75,7 +81,43 @@ export async function migrateDatabase(connectionString: string, log?: Log): Prom
  * function file first drops every overload of that name, so a changed
  * signature never leaves the old one behind.
  */
-export async function applySqlObjects(connectionString: string, log?: Log): Promise<number> {
+/** True when graphile-migrate has applied exactly the files of migrations/committed (it records them as `000001.sql`). */
+async function committedMigrationsApplied(connectionString: string): Promise<boolean> {
+  const committedDir = path.join(MIGRATIONS_DIR, 'committed');
+  const files = existsSync(committedDir) ? readdirSync(committedDir).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/^(\d+)-.*\.sql$/, '$1.sql')).sort() : [];
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client
+      .query<{ filename: string }>(`select filename from graphile_migrate.migrations order by filename`)
+      .catch(() => ({ rows: [] as { filename: string }[] }));
+    return rows.length === files.length && rows.every((r, i) => r.filename === files[i]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** How many migrations (graphile-migrate's and Graphile Worker's) the database has: a change re-runs the grants. */
+async function appliedMigrations(connectionString: string): Promise<number> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      `select (case when to_regclass('graphile_migrate.migrations') is null then 0 else (select count(*)::int from graphile_migrate.migrations) end)
+            + (case when to_regclass('graphile_worker.migrations') is null then 0 else (select count(*)::int from graphile_worker.migrations) end) as n`,
+    ).catch(() => ({ rows: [{ n: 0 }] }));
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Also grants the roles' privileges (ops.apply_grants, the last object of the
+ * manifest) whenever objects were re-created or a migration was applied
+ * (`grantsDue`): dropping a view or function loses its grants.
+ */
+export async function applySqlObjects(connectionString: string, log?: Log, grantsDue = false): Promise<number> {
   const objects = readSqlObjects();
   const client = new pg.Client({ connectionString });
   await client.connect();
@@ -87,6 +129,7 @@ export async function applySqlObjects(connectionString: string, log?: Log): Prom
     const changed = objects.filter((o) => known.get(o.file) !== o.sha256);
     const removed = [...known.keys()].filter((f) => !objects.some((o) => o.file === f));
     if (changed.length === 0 && removed.length === 0) {
+      if (grantsDue) await client.query('select ops.apply_grants()');
       await client.query('commit');
       return 0;
     }
@@ -114,6 +157,7 @@ export async function applySqlObjects(connectionString: string, log?: Log): Prom
         throw new Error(`sql/${o.file}: ${(e as Error).message}`);
       }
     }
+    await client.query('select ops.apply_grants()');
     await client.query('delete from ops.sql_objects');
     await client.query(
       `insert into ops.sql_objects (file, sha256) select * from unnest($1::text[], $2::text[])`,

@@ -23,6 +23,8 @@ export const recoveryParamsSchema = z
     date_to: isoDate.optional(),
     batch_size: z.coerce.number({ message: 'must be a whole number' }).int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
     refresh_index: z.boolean().optional(),
+    /* Worker only: one recover_identity_batch job per batch, so every worker process can take a share of one run. */
+    split: z.boolean().optional(),
   })
   .strict()
   .refine((p) => !p.date_from || !p.date_to || p.date_from <= p.date_to, { message: 'date_from must not be after date_to', path: ['date_from'] });
@@ -111,6 +113,8 @@ export async function runRecovery(
   const batches = Math.ceil(candidates / batchSize);
   log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
 
+  if (params.split) return splitRecovery(client, runId, candidates, batchSize, log, hooks, { started, planMs, indexRefresh });
+
   const totals = zero();
   let errors = 0;
   let batch = 0;
@@ -141,8 +145,87 @@ export async function runRecovery(
   return { ...totals, candidates, batches: batch, errors, durationMs, planMs, indexRefresh };
 }
 
+export const BATCH_TASK = 'recover_identity_batch';
+
+/** The payload of recover_identity_batch: one range of a split run's queue. */
+export const batchParamsSchema = z
+  .object({
+    run_id: z.number().int().min(1),
+    from_seq: z.number().int().min(1),
+    to_seq: z.number().int().min(1),
+    batch: z.number().int().min(1).optional(),
+    batches: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .refine((p) => p.from_seq <= p.to_seq, { message: 'from_seq must not be after to_seq', path: ['from_seq'] });
+
+/**
+ * A split run: the queue is cut into batch ranges and each range becomes a
+ * recover_identity_batch job, which any worker process may take. This run
+ * stays open (holding its lock, so its queue is not taken for abandoned) and
+ * works too, from the last range backwards, until the queue is empty: so a
+ * single worker slot cannot deadlock waiting for batch jobs, and a range whose
+ * job ran out of attempts is still done. A range processed twice costs
+ * nothing: its queue rows are gone, and batches are serialised in SQL. The
+ * batch jobs not started by then are removed.
+ */
+async function splitRecovery(
+  client: pg.ClientBase,
+  runId: number,
+  candidates: number,
+  batchSize: number,
+  log: Log,
+  hooks: RecoveryHooks,
+  t: { started: number; planMs: number; indexRefresh?: RefreshResult },
+): Promise<RecoveryResult> {
+  const batches = Math.ceil(candidates / batchSize);
+  const jobKeys = `select format('%s:%s:%s', $1::text, $2::bigint, f) as job_key from generate_series(1, $4::int, $3::int) as f`;
+  await client.query(
+    `select graphile_worker.add_job($1::text, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3::int - 1, $4::int), 'batch', (f - 1) / $3::int + 1, 'batches', $5::int),
+                                     job_key => format('%s:%s:%s', $1::text, $2::bigint, f), max_attempts => 5)
+       from generate_series(1, $4::int, $3::int) as f`,
+    [BATCH_TASK, runId, batchSize, candidates, batches],
+  );
+  log.info({ event: 'recovery.split', batches, batch_size: batchSize }, `Recovery split into ${batches} batch jobs`);
+  let errors = 0;
+  try {
+    for (;;) {
+      const { rows: last } = await client.query<{ seq: number | null }>('select max(queue.seq) as seq from ops.recovery_queue as queue where queue.run_id = $1::bigint', [runId]);
+      const seq = last[0]!.seq;
+      if (seq === null) break;
+      if (hooks.shouldStop?.()) throw new Error('stopped by shutdown while queued leads were left to batch jobs');
+      const from = Math.floor((seq - 1) / batchSize) * batchSize + 1;
+      const to = Math.min(from + batchSize - 1, candidates);
+      const started = Date.now();
+      const counts = zero();
+      errors += await processRange(client, runId, from, to, counts, log);
+      const ms = Date.now() - started;
+      const batch = (from - 1) / batchSize + 1;
+      log.info({ event: 'recovery.batch', batch, batches, by: 'planner', ...counts, ms },
+        `Batch ${batch}/${batches} done by the planning job: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${ms} ms)`);
+    }
+  } finally {
+    await client.query(`select graphile_worker.remove_job(keys.job_key) from (${jobKeys}) as keys`, [BATCH_TASK, runId, batchSize, candidates]).catch(() => undefined);
+  }
+  const { rows } = await client.query<BatchCounts & { errors: number }>(
+    `select runs.processed, runs.matched, runs.failed, runs.pending, runs.skipped,
+            (select coalesce(sum((batch_runs.stats ->> 'errors')::integer), 0)::int from ops.job_runs as batch_runs
+              where batch_runs.task = $2 and batch_runs.state = 'succeeded' and (batch_runs.stats ->> 'parent_run_id')::bigint = runs.id) as errors
+       from ops.job_runs as runs where runs.id = $1`,
+    [runId, BATCH_TASK],
+  );
+  const { errors: batchErrors, ...totals } = rows[0]!;
+  errors += batchErrors;
+  const durationMs = Date.now() - t.started;
+  log.info(
+    { event: 'recovery.finished', candidates, batches, ...totals, errors, duration_ms: durationMs },
+    `Recovery finished: processed=${totals.processed}, matched=${totals.matched}, failed=${totals.failed}, pending=${totals.pending}, skipped=${totals.skipped} in ${(durationMs / 1000).toFixed(1)} s`,
+  );
+  return { ...totals, candidates, batches, errors, durationMs, planMs: t.planMs, indexRefresh: t.indexRefresh };
+}
+
 /** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */
-async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
+export async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
   try {
     await client.query('begin');
     await client.query("set local work_mem = '256MB'");

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { JobHelpers } from 'graphile-worker';
 import type { Log } from './log.js';
+import { isConnectionError } from './recovery.js';
 
 export type Trigger = 'cron' | 'sql' | 'cli' | 'api';
 
@@ -78,14 +79,15 @@ export async function withRun<S extends z.ZodType>(
   const split = splitPayload(opts.payload);
   const trigger = opts.trigger ?? split.trigger;
   const workerJobId = opts.workerJobId == null ? null : String(opts.workerJobId);
-  const parsed = opts.schema.safeParse(split.body ?? {});
+  /* A JSON null payload is refused like any other non-object (Graphile stores an omitted payload as {}). */
+  const parsed = opts.schema.safeParse(split.body === undefined ? {} : split.body);
   if (!parsed.success) {
-    const message = `invalid payload for ${opts.task}: ${describeZodError(parsed.error)}`;
+    const message = clip(`invalid payload for ${opts.task}: ${describeZodError(parsed.error)}`, 2000);
     const { rows } = await withClient((client) =>
       client.query<{ id: string }>('select ops.reject_run($1, $2, $3, $4, $5) as id', [
         opts.task,
         trigger,
-        safeJson(split.body ?? null),
+        storedPayload(split.body ?? null),
         workerJobId,
         message,
       ]),
@@ -96,6 +98,17 @@ export async function withRun<S extends z.ZodType>(
   }
   const params = parsed.data as z.infer<S>;
   return withClient(async (client) => {
+  /* A killed process leaves its backend running the statement in flight (and holding the run's lock) until the
+     statement ends; this makes PostgreSQL (14+) notice the vanished client within a second and abort it. */
+  await client.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+  /* A checked-out client whose server goes away between two statements emits 'error'; unhandled, that kills the
+     process. The next query on it fails anyway (the run then fails), so the event only needs a listener. */
+  let connectionError: string | undefined;
+  const onClientError = (e: Error) => {
+    connectionError ??= e.message;
+  };
+  client.on('error', onClientError);
+  try {
   let runId = 0;
   const started = Date.now();
   {
@@ -114,16 +127,49 @@ export async function withRun<S extends z.ZodType>(
       log.info({ event: 'run.succeeded', duration_ms: Date.now() - started }, `${opts.task} run ${runId} succeeded`);
       return { runId, state: 'succeeded' };
     } catch (e) {
-      const message = (e as Error).message;
+      /* "not queryable" says little: keep the server's own reason when the connection reported one. */
+      const message = connectionError && !(e as Error).message.includes(connectionError) ? `${(e as Error).message}: ${connectionError}` : (e as Error).message;
       await client.query('rollback').catch(() => undefined);
       await client
         .query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message])
-        .catch((finishError: Error) => log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run'));
+        .catch(async (finishError: Error) => {
+          if (!isConnectionError(finishError)) {
+            log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run');
+            return;
+          }
+          /* The run's connection is gone (server restart, network): record the failure, with its cause, on a fresh
+             connection once the server answers again (a few tries); failing that, the next sweep marks it abandoned. */
+          for (let attempt = 1; attempt <= 5; attempt++) {
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+            try {
+              await withClient((fresh) => fresh.query('select ops.finish_run($1, $2, $3, $4)', [runId, 'failed', '{}', message]));
+              log.warn({ event: 'run.ledger_recovered', attempt }, 'failed run recorded on a new connection');
+              return;
+            } catch (retryError) {
+              if ((retryError as { code?: string }).code === 'P0002') return; // swept meanwhile: already failed (abandoned)
+            }
+          }
+          log.error({ event: 'run.ledger_error', error: finishError.message }, 'could not record the failed run; the next sweep marks it abandoned');
+        });
       log.error({ event: 'run.failed', duration_ms: Date.now() - started, error: message }, `${opts.task} run ${runId} failed: ${message}`);
       throw e;
     }
   }
+  } finally {
+    client.off('error', onClientError);
+    if (connectionError) opts.log.warn({ event: 'run.connection_lost', task: opts.task, error: connectionError }, `the run's database connection was lost: ${connectionError}`);
+  }
   });
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** The rejected payload as the ledger keeps it: a huge one is replaced by its size, so a bad job cannot bloat ops.job_runs. */
+function storedPayload(value: unknown): string {
+  const json = safeJson(value);
+  return json.length <= 16_384 ? json : JSON.stringify({ _truncated: true, bytes: json.length });
 }
 
 function safeJson(value: unknown): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import checkIdentityGapAlerts from '../tasks/check_identity_gap_alerts.js';
+import recoverIdentityBatch from '../tasks/recover_identity_batch.js';
 import refreshDriversIndex from '../tasks/refresh_drivers_index.js';
 import retryIdentityMatching from '../tasks/retry_identity_matching.js';
 import snapshotIdentityGap from '../tasks/snapshot_identity_gap.js';
@@ -13,6 +14,7 @@ import { CRONTAB_FILE } from './paths.js';
  */
 export const taskList: TaskList = {
   retry_identity_matching: retryIdentityMatching,
+  recover_identity_batch: recoverIdentityBatch,
   refresh_drivers_index: refreshDriversIndex,
   snapshot_identity_gap: snapshotIdentityGap,
   check_identity_gap_alerts: checkIdentityGapAlerts,

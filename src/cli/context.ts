@@ -40,6 +40,7 @@ export async function withContext<T>(opts: ContextOptions, fn: (ctx: Context) =>
   try {
     if (opts.migrate !== false) {
       await migrateDatabase(db.connectionString, log).catch((e: Error & { code?: string }) => {
+        if (/^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|28P01|28000|3D000)$/.test(e.code ?? '')) throw e; // explained by the CLI as a connection problem
         throw new UserError(`could not prepare the database schema: ${e.message}`);
       });
     }

@@ -6,6 +6,7 @@ import { expectInvariants } from '../support/invariants.js';
 import { graphileLogger } from '../../src/log.js';
 import { taskList } from '../../src/worker.js';
 import { silentLog } from '../support/log.js';
+import { recoveredState as bulkState, seedBulk as bulkSeed } from '../support/bulk.js';
 
 const db = await useTestDatabase();
 const recover = async (payload: Record<string, unknown> = {}) => {
@@ -15,41 +16,8 @@ const recover = async (payload: Record<string, unknown> = {}) => {
   return run;
 };
 
-/** Everything recovery writes, in a comparable form (person keys replaced by the driver each person stands for). */
-async function recoveredState() {
-  const { rows } = await db.pool.query(`
-    with person_driver as (
-      select person_key, min(source_pk) as driver_id from canon.identity_links where source_table = 'drivers' group by person_key
-    )
-    select
-      (select coalesce(json_agg(json_build_object('lead', l.source_pk, 'driver', pd.driver_id, 'rule', l.match_rule, 'score', l.match_score) order by l.source_pk), '[]')
-         from canon.identity_links l left join person_driver pd using (person_key) where l.source_table = 'module_ct_cabinet_leads') as lead_links,
-      (select count(*)::int from canon.identity_links where source_table = 'drivers') as driver_links,
-      (select count(*)::int from canon.identity_registry) as persons,
-      (select coalesce(json_agg(json_build_object('driver', pd.driver_id, 'origin', o.origin_source_id) order by pd.driver_id), '[]')
-         from canon.identity_origin o left join person_driver pd using (person_key)) as origins,
-      (select coalesce(json_agg(json_build_object('lead', j.source_id, 'status', j.status, 'reason', j.fail_reason, 'rule', j.match_rule) order by j.source_id), '[]')
-         from ops.identity_matching_jobs j) as jobs`);
-  return rows[0];
-}
-
-/** n leads over n drivers: a third by phone, a third by plate and name, a third with nothing to find. */
-async function seedBulk(n: number) {
-  await db.pool.query(`
-    insert into public.drivers (driver_id, park_id, phone, car_number, full_name, hire_date)
-    select 'drv-' || g, 'park-' || (g % 3), '519' || lpad(g::text, 8, '0'), 'P' || lpad(g::text, 6, '0'),
-           'APELLIDO' || g || ' SEGUNDO' || g || ' NOMBRE' || g, date '2026-10-01'
-    from generate_series(1, $1) as g`, [n]);
-  await db.pool.query(`
-    insert into public.module_ct_cabinet_leads (external_id, lead_created_at, park_phone, first_name, last_name, asset_plate_number)
-    select md5('lead-' || g),
-           timestamp '2026-10-15 10:00' + (g % 20) * interval '1 day',
-           case when g % 3 = 0 then '+51 9' || lpad(g::text, 8, '0') end,
-           'Nombre' || g, 'Apellido' || g || ' Segundo' || g,
-           case when g % 3 = 1 then 'p-' || lpad(g::text, 6, '0') end
-    from generate_series(1, $1) as g`, [n]);
-  await refreshIndex(db.pool);
-}
+const recoveredState = () => bulkState(db.pool);
+const seedBulk = (n: number) => bulkSeed(db.pool, n);
 
 beforeEach(async () => {
   await resetData(db.pool);

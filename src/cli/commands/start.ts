@@ -16,7 +16,18 @@ export function registerStart(program: Command): void {
     .action(async (opts: { workerOnly?: boolean; apiOnly?: boolean; cron: boolean }) => {
       if (opts.workerOnly && opts.apiOnly) throw new UserError('--worker-only and --api-only exclude each other');
       await withContext({ poolSize: 6 }, async ({ config, db, pool, log }) => {
-        await pool.query('select ops.fail_abandoned_runs()');
+        /* Runs whose process is gone are failed and their Graphile jobs unlocked (retried now, not in 4 h): at start, and every minute. */
+        const sweep = async () => {
+          const { rows } = await pool.query<{ n: number }>('select ops.fail_abandoned_runs() as n');
+          if (rows[0]!.n > 0) log.warn({ event: 'runs.abandoned', runs: rows[0]!.n }, `${rows[0]!.n} abandoned run(s) marked failed; their jobs were unlocked for retry`);
+        };
+        /* The worker's job (and its rights): an --api-only process, which may log in as idgap_api, does not sweep. */
+        let sweeper: NodeJS.Timeout | undefined;
+        if (!opts.apiOnly) {
+          await sweep();
+          sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000);
+          sweeper.unref();
+        }
         let runner: Runner | undefined;
         let api: FastifyInstance | undefined;
         if (!opts.apiOnly) runner = await startWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
@@ -35,6 +46,7 @@ export function registerStart(program: Command): void {
             log.info({ event: 'shutdown.started', signal }, `${signal} received: finishing the work in flight`);
             void (async () => {
               await api?.close().catch(() => undefined);
+              clearInterval(sweeper);
               await runner?.stop().catch(() => undefined);
               log.info({ event: 'shutdown.finished' }, 'stopped cleanly');
               resolve();

@@ -1,0 +1,103 @@
+/*
+ * The privileges of the roles created by migration 000002 (idgap_worker,
+ * idgap_reader, idgap_api), granted again by `idgap migrate` after every
+ * change: dropping and re-creating a view or function loses its grants.
+ * Idempotent; run by the owner of the schema (the migrating role).
+ *
+ * Functions run with the caller's rights (none is security definer), so a
+ * function grant gives no access its caller's table grants do not. EXECUTE is
+ * still taken from PUBLIC on canon and ops, so a role gets only what it needs:
+ * the reader may call what its views call (parse_date_file, the settings
+ * readers), not the writers.
+ *
+ * The reader sees no raw personal data: not public.* (raw leads and drivers),
+ * not canon.* (names, phones, plates), not ops.identity_matching_jobs (lead ids
+ * with database messages); the ops views it reads carry ids, dates, reasons
+ * and counts only.
+ */
+create or replace function ops.apply_grants()
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  reader_functions text[] := array['canon.parse_date_file(text)', 'ops.setting_text(text)', 'ops.setting_integer(text)', 'ops.setting_numeric(text)'];
+  reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily'];
+  f text;
+  v record;
+begin
+  if exists (select from pg_catalog.pg_roles where rolname in ('idgap_worker', 'idgap_reader', 'idgap_api') having count(*) < 3) then
+    raise exception 'the roles idgap_worker, idgap_reader and idgap_api are missing: apply the migrations first (idgap migrate)';
+  end if;
+  grant idgap_reader to idgap_api;
+
+  /* Functions: no EXECUTE for PUBLIC; the worker calls them all. */
+  revoke execute on all functions in schema canon, ops from public;
+  grant execute on all functions in schema canon, ops to idgap_worker;
+
+  /* The worker: every schema, the raw inputs read-only, canon and ops read-write. */
+  grant usage on schema public, canon, ops, graphile_worker to idgap_worker;
+  grant select on public.module_ct_cabinet_leads, public.drivers, public.summary_daily to idgap_worker;
+  grant select, insert, update, delete on all tables in schema canon to idgap_worker;
+  grant select, insert, update, delete on ops.job_runs, ops.identity_matching_jobs, ops.identity_gap_daily, ops.recovery_queue to idgap_worker;
+  grant select on ops.settings, ops.sql_objects to idgap_worker;
+  grant usage, select on all sequences in schema canon, ops to idgap_worker;
+  /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */
+  grant select, insert, update, delete on all tables in schema graphile_worker to idgap_worker;
+  grant usage, select, update on all sequences in schema graphile_worker to idgap_worker;
+  grant execute on all functions in schema graphile_worker to idgap_worker;
+  /*
+   * Graphile Worker turns row level security on for its private tables (no
+   * policy: only their owner sees a row), so other roles cannot read them by
+   * accident. The worker and the API are meant to: they get a policy each.
+   * The API's covers what add_job does (insert, and update on a job_key clash).
+   */
+  foreach f in array array['_private_jobs', '_private_tasks', '_private_job_queues', '_private_known_crontabs'] loop
+    execute format('drop policy if exists idgap_worker_all on graphile_worker.%I', f);
+    execute format('create policy idgap_worker_all on graphile_worker.%I for all to idgap_worker using (true) with check (true)', f);
+  end loop;
+  foreach f in array array['_private_jobs', '_private_tasks', '_private_job_queues'] loop
+    execute format('drop policy if exists idgap_api_select on graphile_worker.%I', f);
+    execute format('create policy idgap_api_select on graphile_worker.%I for select to idgap_api using (true)', f);
+    execute format('drop policy if exists idgap_api_insert on graphile_worker.%I', f);
+    execute format('create policy idgap_api_insert on graphile_worker.%I for insert to idgap_api with check (true)', f);
+    execute format('drop policy if exists idgap_api_update on graphile_worker.%I', f);
+    execute format('create policy idgap_api_update on graphile_worker.%I for update to idgap_api using (true) with check (true)', f);
+  end loop;
+  /* `idgap start` checks that the migrations are applied before it works. */
+  if exists (select from pg_catalog.pg_namespace where nspname = 'graphile_migrate') then
+    grant usage on schema graphile_migrate to idgap_worker;
+    grant select on all tables in schema graphile_migrate to idgap_worker;
+  end if;
+  /* PostgreSQL 17+: refresh_drivers_index analyzes the index table it rebuilds (older servers skip it with a warning). */
+  if current_setting('server_version_num')::integer >= 170000 then
+    execute 'grant maintain on canon.drivers_index to idgap_worker';
+  end if;
+
+  /* The reader: the ops views, the ledger, the history; what the views call. */
+  grant usage on schema ops to idgap_reader;
+  for v in
+    select format('%I.%I', views.schemaname, views.viewname) as name
+    from pg_catalog.pg_views as views
+    where views.schemaname = 'ops'
+  loop
+    execute format('grant select on %s to idgap_reader, idgap_worker', v.name);
+  end loop;
+  foreach f in array reader_tables loop
+    execute format('grant select on %s to idgap_reader', f);
+  end loop;
+  foreach f in array reader_functions loop
+    execute format('grant execute on function %s to idgap_reader', f);
+  end loop;
+
+  /* The API: queue jobs with graphile_worker.add_job, which writes Graphile's tables with the caller's rights. */
+  grant usage on schema graphile_worker to idgap_api;
+  grant execute on function graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text) to idgap_api;
+  grant execute on function graphile_worker.add_jobs(graphile_worker.job_spec[], boolean) to idgap_api;
+  grant select, insert, update on graphile_worker._private_jobs, graphile_worker._private_tasks, graphile_worker._private_job_queues to idgap_api;
+  grant usage, select on all sequences in schema graphile_worker to idgap_api;
+  grant select on graphile_worker.jobs to idgap_api;
+end
+$$;
+comment on function ops.apply_grants() is 'Grants the privileges of idgap_worker, idgap_reader and idgap_api on the current objects; idempotent, run by idgap migrate after every change.';
