@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { runOnce } from 'graphile-worker';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateDatabase } from '../../src/migrate.js';
+import { migrateDatabase, readSqlObjects } from '../../src/migrate.js';
 import { graphileLogger } from '../../src/log.js';
 import { taskList } from '../../src/worker.js';
 import { seedBulk } from '../support/bulk.js';
@@ -30,7 +30,8 @@ async function asRole(role: string, sql: string, params: unknown[] = []): Promis
   }
 }
 
-const OPS_VIEWS = ['ops.v_identity_gap_analysis', 'ops.v_identity_gap_alerts', 'ops.v_identity_gap_health', 'ops.v_identity_driver_unlinked_activity'];
+/** Every view of sql/ in the ops schema (the manifest is the source of truth). */
+const OPS_VIEWS = readSqlObjects().filter((o) => o.schema === 'ops' && o.kind === 'views').map((o) => `ops.${o.name}`);
 const RAW = ['public.drivers', 'public.module_ct_cabinet_leads', 'public.summary_daily', 'canon.drivers_index', 'canon.identity_registry', 'canon.identity_links', 'ops.identity_matching_jobs'];
 
 describe('idgap_reader', () => {
