@@ -12,17 +12,24 @@ parallel safe
 as $$
 declare
   common integer := 0;
-  token text;
-  size_a integer := coalesce(cardinality(a), 0);
-  size_b integer := coalesce(cardinality(b), 0);
+  size_a integer := 0;
+  size_b integer := 0;
+  i integer;
 begin
-  if size_a = 0 or size_b = 0 then
+  if coalesce(cardinality(a), 0) = 0 or coalesce(cardinality(b), 0) = 0 then
     return 0;
   end if;
-  foreach token in array a loop
-    if token = any (b) then
+  /* Token sets: a repeated token counts once, whatever the caller passes. */
+  for i in 1 .. cardinality(a) loop
+    continue when i > 1 and a[i] = any (a[1:i - 1]);
+    size_a := size_a + 1;
+    if a[i] = any (b) then
       common := common + 1;
     end if;
+  end loop;
+  for i in 1 .. cardinality(b) loop
+    continue when i > 1 and b[i] = any (b[1:i - 1]);
+    size_b := size_b + 1;
   end loop;
   return (common::numeric / (size_a + size_b - common) + common::numeric / greatest(size_a, size_b)) / 2;
 end

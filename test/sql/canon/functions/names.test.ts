@@ -79,3 +79,11 @@ describe('canon.parse_date_file', () => {
     expect(await one('select canon.parse_date_file(canon.parse_date_file($1)::text) = canon.parse_date_file($1) as v', ['05-06-2025'])).toBe(true);
   });
 });
+
+describe('canon.name_similarity on arrays with repeats', () => {
+  it('treats its arguments as sets, so a repeated token counts once and the score stays in [0, 1] and symmetric', async () => {
+    expect(Number(await one(`select canon.name_similarity('{X,X}', '{X}') as v`))).toBe(1);
+    expect(Number(await one(`select canon.name_similarity('{X}', '{X,X}') as v`))).toBe(1);
+    expect(Number(await one(`select canon.name_similarity('{A,B,A}', '{A,C}') as v`))).toBeCloseTo((1 / 3 + 1 / 2) / 2, 12);
+  });
+});
