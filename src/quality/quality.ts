@@ -141,19 +141,8 @@ export async function evaluateQuality(client: pg.ClientBase, truthFile: string):
   }
 }
 
-/** SPEC 9's invariants as violation counts (all must be 0); the demo and the bench fail when one is not. */
+/** SPEC 9's invariants as violation counts (all must be 0), read from ops.v_diag_integrity (what `idgap diagnose` shows); the demo and the bench fail when one is not. */
 export async function invariantViolations(client: pg.ClientBase): Promise<Record<string, number>> {
-  const { rows } = await client.query<Record<string, number>>(`
-    select
-      (select count(*) from ops.identity_matching_jobs as jobs
-        where jobs.status = 'matched'
-          and not exists (select 1 from canon.identity_links as links
-                          where links.source_table = 'module_ct_cabinet_leads' and links.source_pk = jobs.source_id
-                            and links.person_key = jobs.matched_person_key))::integer as matched_without_link,
-      (select count(*) from ops.v_identity_gap_analysis as gap where gap.gap_reason = 'resolved' and not gap.has_origin)::integer as resolved_without_origin,
-      (select count(*) from (select 1 from canon.identity_links as links group by links.source_table, links.source_pk having count(*) > 1) as dup)::integer as duplicate_links,
-      (select count(*) from canon.identity_registry as persons
-        where not exists (select 1 from canon.identity_links as links
-                          where links.person_key = persons.person_key and links.source_table = 'module_ct_cabinet_leads'))::integer as person_without_lead`);
-  return rows[0]!;
+  const { rows } = await client.query<{ check: string; violations: number }>('select "check", violations from ops.v_diag_integrity order by check_order');
+  return Object.fromEntries(rows.map((r) => [r.check, r.violations]));
 }

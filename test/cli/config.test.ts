@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { buildCli } from '../support/cli.js';
+import { ensureCliBuilt } from '../support/build.js';
 
 const run = promisify(execFile);
 
@@ -38,7 +38,7 @@ describe('configuration', () => {
 });
 
 describe('the idgap command line', () => {
-  beforeAll(async () => buildCli(), 120_000);
+  beforeAll(async () => ensureCliBuilt(), 120_000);
 
   it('prints one line and exits 1 on bad configuration, without a stack trace', async () => {
     const result = await run('node', ['bin/idgap.js', 'migrate'], { env: { ...process.env, API_PORT: 'eighty' } }).catch((e) => e);

@@ -5,6 +5,7 @@ import { diagnosisSchema, readDiagnosis, renderDiagnosis } from '../../src/diagn
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { insertDriver, insertLead, refreshIndex, resetData, runJob } from '../support/fixtures.js';
 import { invariantViolations } from '../support/invariants.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { useTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertDaily, insertMatchingJob, insertRun, leadAged, person, resolvedLead } from '../support/gap.js';
 
@@ -13,7 +14,7 @@ const run = promisify(execFile);
 let db: TestDatabase;
 beforeAll(async () => {
   // The binary runs the compiled CLI: build it from the current sources first.
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  await ensureCliBuilt();
   db = await useTestDatabase();
 }, 180_000);
 beforeEach(async () => resetData(db.pool));

@@ -7,7 +7,7 @@ import { migrateDatabase } from '../../src/migrate.js';
 import { recoveryParamsSchema, runRecovery } from '../../src/recovery.js';
 import { poolClient, withRun } from '../../src/runs.js';
 import { recoveredState, resetRecoveryWrites, seedBulk } from '../support/bulk.js';
-import { buildCli } from '../support/cli.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { useTestDatabase } from '../support/db.js';
 import { lastRun, runJob } from '../support/fixtures.js';
 import { expectInvariants } from '../support/invariants.js';
@@ -21,7 +21,7 @@ const BATCH = 2000;
 const db = await useTestDatabase();
 const workers: WorkerProcess[] = [];
 
-beforeAll(async () => buildCli(), 180_000);
+beforeAll(async () => ensureCliBuilt(), 180_000);
 afterAll(async () => {
   for (const w of workers) w.kill('SIGKILL');
 });

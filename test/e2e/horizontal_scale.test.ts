@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recoveredState, resetRecoveryWrites, seedBulk } from '../support/bulk.js';
-import { buildCli } from '../support/cli.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvariants } from '../support/invariants.js';
 import { spawnWorker, until, type WorkerProcess } from '../support/worker-process.js';
@@ -13,7 +13,7 @@ const db = await useTestDatabase();
 const workers: WorkerProcess[] = [];
 const figures: Record<string, unknown> = { leads: LEADS, batch_size: BATCH };
 
-beforeAll(async () => buildCli(), 180_000);
+beforeAll(async () => ensureCliBuilt(), 180_000);
 afterAll(async () => {
   for (const w of workers) w.kill('SIGKILL');
   console.log(`horizontal-scale figures: ${JSON.stringify(figures)}`);

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { fakerES as faker } from '@faker-js/faker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { buildCli } from '../support/cli.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { useTestDatabase } from '../support/db.js';
 import { insertDriver, insertLead, refreshIndex } from '../support/fixtures.js';
 import { expectInvariants } from '../support/invariants.js';
@@ -11,7 +11,7 @@ import { expectInvariants } from '../support/invariants.js';
 const run = promisify(execFile);
 const db = await useTestDatabase();
 
-beforeAll(async () => buildCli(), 180_000);
+beforeAll(async () => ensureCliBuilt(), 180_000);
 
 interface Person {
   first: string;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { useTestDatabase } from '../support/db.js';
 import { insertDriver, insertLead, refreshIndex } from '../support/fixtures.js';
 
@@ -12,9 +13,9 @@ const TOKEN = 'e2e-token-abcdefghijklmnop';
 let child: ChildProcess | undefined;
 let output = '';
 
-beforeAll(() => {
-  execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, stdio: 'pipe' });
-}, 120_000);
+beforeAll(async () => {
+  await ensureCliBuilt();
+}, 180_000);
 afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
 });

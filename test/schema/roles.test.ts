@@ -9,7 +9,7 @@ import { useTestDatabase } from '../support/db.js';
 import { insertLead } from '../support/fixtures.js';
 import { expectInvariants } from '../support/invariants.js';
 import { silentLog } from '../support/log.js';
-import { buildCli } from '../support/cli.js';
+import { ensureCliBuilt } from '../support/build.js';
 import { spawnWorker } from '../support/worker-process.js';
 
 const db = await useTestDatabase();
@@ -120,7 +120,7 @@ describe('idgap_worker', () => {
 
 describe('a login that is only a member of idgap_worker', () => {
   it('starts `idgap start --worker-only` on a migrated database and runs jobs', async () => {
-    await buildCli();
+    await ensureCliBuilt();
     const login = `${db.name}_worker`;
     await db.pool.query(`create role ${login} login password 'worker-login-pw' in role idgap_worker`);
     try {

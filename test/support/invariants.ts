@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { expect } from 'vitest';
 
 /**
- * The invariants of SPEC 9, as counts of violations (all must be 0). The same
- * queries back the integrity section of `idgap diagnose`.
+ * The invariants of SPEC 9, as counts of violations (all must be 0). Written
+ * independently of ops.v_diag_integrity on purpose: the tests check the engine
+ * and the diagnostic view against this oracle (test/cli/diagnose.test.ts).
  */
 export async function invariantViolations(db: pg.Pool | pg.ClientBase): Promise<Record<string, number>> {
   const { rows } = await db.query<Record<string, number>>(`
