@@ -77,27 +77,41 @@ select (select to_jsonb(job) from job) as job,
          else 'queued'
        end as status`;
 
+interface Queued {
+  job_id: string;
+  already_queued: boolean;
+  running_job_id: string | null;
+}
+
+/** Queues `task` under its own job key and serial queue (ops.enqueue_job): at most one waiting and one running. */
+async function enqueue(pool: ApiOptions['pool'], task: string, payload: Record<string, unknown>): Promise<Queued> {
+  const { rows } = await pool.query<Queued>('select * from ops.enqueue_job($1, $2::jsonb, $3)', [task, JSON.stringify({ ...payload, _trigger: 'api' }), task]);
+  return rows[0]!;
+}
+
+/** The 202 body of a write endpoint: the job, where to follow it, and whether it joined a waiting or running one. */
+function accepted(task: string, r: Queued) {
+  return {
+    task,
+    job_id: Number(r.job_id),
+    run_id: null,
+    status_url: `/api/v1/ops/jobs/${r.job_id}`,
+    already_queued: r.already_queued,
+    running: r.running_job_id !== null,
+    running_job_id: r.running_job_id === null ? null : Number(r.running_job_id),
+  };
+}
+
 export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOptions): void {
   const auth = requireToken(config);
-  const statusUrl = (jobId: string | number) => `/api/v1/ops/jobs/${jobId}`;
 
   app.post('/api/v1/ops/identity-gaps/run-recovery', { preHandler: auth }, async (req, reply) => {
     refuseBody(req);
     const params = parseParams(recoveryParamsSchema, recoveryQuery(req.query));
-    const { rows } = await pool.query<{ job_id: string; already_queued: boolean; running_job_id: string | null }>(
-      'select * from ops.enqueue_job($1, $2::jsonb, $3)',
-      ['retry_identity_matching', JSON.stringify({ ...params, _trigger: 'api' }), 'retry_identity_matching'],
-    );
-    const r = rows[0]!;
+    const r = await enqueue(pool, 'retry_identity_matching', params);
     req.log.info({ event: 'api.job_queued', task: 'retry_identity_matching', job_id: r.job_id, already_queued: r.already_queued, running_job_id: r.running_job_id, params }, 'recovery queued through the API');
     return reply.code(202).send({
-      task: 'retry_identity_matching',
-      job_id: Number(r.job_id),
-      run_id: null,
-      status_url: statusUrl(r.job_id),
-      already_queued: r.already_queued,
-      running: r.running_job_id !== null,
-      running_job_id: r.running_job_id === null ? null : Number(r.running_job_id),
+      ...accepted('retry_identity_matching', r),
       params,
       message: r.already_queued
         ? 'a recovery was already queued: it now carries these parameters and keeps its place (no second run)'
@@ -110,21 +124,9 @@ export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOpt
   app.post('/api/v1/identity/drivers-index/refresh', { preHandler: auth }, async (req, reply) => {
     refuseBody(req);
     parseParams(z.object({}).strict(), req.query);
-    const { rows } = await pool.query<{ job_id: string; already_queued: boolean; running_job_id: string | null }>(
-      'select * from ops.enqueue_job($1, $2::jsonb, $3)',
-      ['refresh_drivers_index', JSON.stringify({ _trigger: 'api' }), 'refresh_drivers_index'],
-    );
-    const r = rows[0]!;
+    const r = await enqueue(pool, 'refresh_drivers_index', {});
     req.log.info({ event: 'api.job_queued', task: 'refresh_drivers_index', job_id: r.job_id, already_queued: r.already_queued }, 'drivers index refresh queued through the API');
-    return reply.code(202).send({
-      task: 'refresh_drivers_index',
-      job_id: Number(r.job_id),
-      run_id: null,
-      status_url: statusUrl(r.job_id),
-      already_queued: r.already_queued,
-      running: r.running_job_id !== null,
-      running_job_id: r.running_job_id === null ? null : Number(r.running_job_id),
-    });
+    return reply.code(202).send(accepted('refresh_drivers_index', r));
   });
 
   app.get('/api/v1/ops/runs', async (req) => {
