@@ -31,6 +31,12 @@ const envSchema = z.object({
     .min(1, { message: 'must be between 1 and 32' })
     .max(32, { message: 'must be between 1 and 32' })
     .default(2),
+  /* The role the HTTP API's connections take (SET ROLE at connect): least privilege for a process that faces a network. Empty: the login's own role. */
+  API_DB_ROLE: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]*$|^$/, { message: 'must be a PostgreSQL role name (or empty for none)' })
+    .default('idgap_api'),
   IDGAP_HOME: z.string().optional(),
 });
 

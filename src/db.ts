@@ -265,8 +265,9 @@ export async function resolveDatabase(opts: ResolveOptions): Promise<Database> {
   return startEmbedded({ home: opts.home ?? path.resolve('.idgap'), database: opts.database, log: opts.log });
 }
 
-export function createPool(connectionString: string, max = 10, applicationName = 'idgap'): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: applicationName });
+/** A pool; with `role`, every connection runs as that role (SET ROLE at connection start: least privilege). */
+export function createPool(connectionString: string, max = 10, applicationName = 'idgap', role?: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName, ...(role ? { options: `-c role=${role}` } : {}) });
   pool.on('error', () => undefined); // idle client errors (server restart) surface on the next query
   return pool;
 }

@@ -98,6 +98,8 @@ begin
   grant select, insert, update on graphile_worker._private_jobs, graphile_worker._private_tasks, graphile_worker._private_job_queues to idgap_api;
   grant usage, select on all sequences in schema graphile_worker to idgap_api;
   grant select on graphile_worker.jobs to idgap_api;
+  /* What the HTTP API calls (it connects as idgap_api: see src/api/server.ts). */
+  grant execute on function ops.enqueue_job(text, jsonb, text) to idgap_api;
 end
 $$;
 comment on function ops.apply_grants() is 'Grants the privileges of idgap_worker, idgap_reader and idgap_api on the current objects; idempotent, run by idgap migrate after every change.';

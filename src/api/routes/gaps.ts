@@ -213,17 +213,10 @@ export function registerGapRoutes(app: FastifyInstance, { pool, log }: ApiOption
   app.get('/api/v1/ops/identity-gaps/fail-reasons', async (req) => {
     const q = parseParams(failReasonsQuerySchema, req.query);
     const { rows } = await pool.query(
-      `select jobs.fail_reason,
-              count(*)::integer as leads,
-              count(*) filter (where jobs.status = 'pending')::integer as pending,
-              count(*) filter (where jobs.status = 'failed')::integer as failed,
-              round(avg(jobs.attempt_count), 2)::float8 as avg_attempts,
-              max(jobs.attempt_count)::integer as max_attempts,
-              max(jobs.last_attempt_at) as last_attempt_at
-       from ops.identity_matching_jobs as jobs
-       where jobs.fail_reason is not null and jobs.status in ('pending', 'failed')
-       group by jobs.fail_reason
-       order by leads desc, jobs.fail_reason
+      `select reasons.fail_reason, reasons.leads, reasons.pending, reasons.failed, reasons.avg_attempts::float8 as avg_attempts,
+              reasons.max_attempts, reasons.last_attempt_at
+       from ops.v_diag_fail_reasons as reasons
+       order by reasons.leads desc, reasons.fail_reason
        limit $1`,
       [q.limit],
     );

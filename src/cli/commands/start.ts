@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from 'graphile-worker';
 import type { FastifyInstance } from 'fastify';
 import { UserError, withContext } from '../context.js';
+import { createPool } from '../../db.js';
 import { startApi } from '../../api/server.js';
 import { requestShutdown } from '../../shutdown.js';
 import { startWorker } from '../../worker.js';
@@ -31,7 +32,9 @@ export function registerStart(program: Command): void {
         let runner: Runner | undefined;
         let api: FastifyInstance | undefined;
         if (!opts.apiOnly) runner = await startWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
-        if (!opts.workerOnly) api = await startApi({ pool, config, log });
+        /* The API's connections run as API_DB_ROLE (idgap_api: the ops views, the ledger, queueing jobs; no raw personal data). */
+        const apiPool = opts.workerOnly ? undefined : createPool(db.connectionString, 6, 'idgap-api', config.API_DB_ROLE || undefined);
+        if (apiPool) api = await startApi({ pool: apiPool, config, log });
 
         /* Graceful shutdown: stop taking requests and jobs, let the running batch commit, then stop the database. */
         await new Promise<void>((resolve) => {
@@ -46,6 +49,7 @@ export function registerStart(program: Command): void {
             log.info({ event: 'shutdown.started', signal }, `${signal} received: finishing the work in flight`);
             void (async () => {
               await api?.close().catch(() => undefined);
+              await apiPool?.end().catch(() => undefined);
               clearInterval(sweeper);
               await runner?.stop().catch(() => undefined);
               log.info({ event: 'shutdown.finished' }, 'stopped cleanly');
