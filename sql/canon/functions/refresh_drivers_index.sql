@@ -21,6 +21,9 @@ declare
   n_deleted bigint;
   n_total bigint;
   was_empty boolean;
+  secondary_indexes text[] := '{}';
+  index_definition text;
+  index_name text;
 begin
   perform pg_advisory_xact_lock(hashtextextended('idgap.refresh_drivers_index', 0));
   set local work_mem = '256MB';
@@ -32,11 +35,14 @@ begin
          canon.norm_phone(drivers.phone, country_code) as phone_norm,
          canon.norm_plate(coalesce(nullif(drivers.license_normalized_number, ''), drivers.license_number)) as license_norm,
          canon.norm_plate(coalesce(nullif(drivers.car_normalized_number, ''), drivers.car_number)) as plate_norm,
-         canon.norm_name(named.driver_name) as name_norm,
-         canon.name_tokens(named.driver_name) as name_tokens,
+         named.name_norm,
+         canon.name_tokens_of_normalised(named.name_norm) as name_tokens,
          drivers.hire_date
   from public.drivers as drivers
-  cross join lateral (select canon.driver_name(drivers.full_name, drivers.first_name, drivers.middle_name, drivers.last_name) as driver_name) as named;
+  /* No OFFSET 0 fence to normalise the name once: it made the statement lose its parallel plan (1M drivers: 17.4 s vs 11.9 s). */
+  cross join lateral (
+    select canon.norm_name(canon.driver_name(drivers.full_name, drivers.first_name, drivers.middle_name, drivers.last_name)) as name_norm
+  ) as named;
   alter table refresh_drivers_src add primary key (driver_id);
   analyze refresh_drivers_src;
 
@@ -62,6 +68,24 @@ begin
         (src.park_id, src.phone_norm, src.license_norm, src.plate_norm, src.name_norm, src.name_tokens, src.hire_date);
   get diagnostics n_updated = row_count;
 
+  /*
+   * First build into an empty index: drop the secondary indexes and build them after the load
+   * (1.8 s vs 4.7-6.4 s for 283k drivers, PERFORMANCE-NOTES). Their definitions are read from
+   * the catalog, so the migration stays the only place they are defined.
+   */
+  if was_empty then
+    select coalesce(array_agg(pg_get_indexdef(indexes.indexrelid)), '{}') into secondary_indexes
+    from pg_catalog.pg_index as indexes
+    where indexes.indrelid = 'canon.drivers_index'::regclass and not indexes.indisprimary;
+    for index_name in
+      select index_class.relname from pg_catalog.pg_index as indexes
+      join pg_catalog.pg_class as index_class on index_class.oid = indexes.indexrelid
+      where indexes.indrelid = 'canon.drivers_index'::regclass and not indexes.indisprimary
+    loop
+      execute format('drop index canon.%I', index_name);
+    end loop;
+  end if;
+
   /* Sorted by the key: 1.5-1.8x faster inserts into the primary key (PERFORMANCE-NOTES). */
   insert into canon.drivers_index (driver_id, park_id, phone_norm, license_norm, plate_norm, name_norm, name_tokens, hire_date, refreshed_at)
   select src.driver_id, src.park_id, src.phone_norm, src.license_norm, src.plate_norm, src.name_norm, src.name_tokens, src.hire_date, now()
@@ -69,6 +93,10 @@ begin
   where was_empty or not exists (select 1 from canon.drivers_index as idx where idx.driver_id = src.driver_id)
   order by src.driver_id;
   get diagnostics n_inserted = row_count;
+
+  foreach index_definition in array secondary_indexes loop
+    execute index_definition;
+  end loop;
 
   select count(*) into n_total from refresh_drivers_src;
   drop table refresh_drivers_src;

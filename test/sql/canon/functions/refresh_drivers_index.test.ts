@@ -50,3 +50,17 @@ describe('canon.refresh_drivers_index', () => {
     expect(second.last_refreshed_at.getTime()).toBeGreaterThan(first.last_refreshed_at.getTime());
   });
 });
+
+describe('canon.refresh_drivers_index, first build', () => {
+  it('loads an empty index without its secondary indexes and builds them again afterwards, with the same definitions', async () => {
+    const definitions = async () =>
+      (await db.pool.query(`select indexname, indexdef from pg_indexes where schemaname = 'canon' and tablename = 'drivers_index' order by indexname`)).rows;
+    const before = await definitions();
+    expect(before.map((r) => r.indexname)).toEqual(['drivers_index_license_norm_idx', 'drivers_index_phone_norm_idx', 'drivers_index_pkey', 'drivers_index_plate_norm_idx']);
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51911111111', car_number: 'ABC-123' });
+    expect(await refresh()).toMatchObject({ inserted: '1', content_changed: true });
+    expect(await definitions()).toEqual(before);
+    const plan = await db.pool.query(`explain select driver_id from canon.drivers_index where phone_norm = '911111111'`);
+    expect(plan.rows.map((r) => Object.values(r)[0]).join('\n')).toMatch(/drivers_index_phone_norm_idx|Seq Scan/);
+  });
+});
