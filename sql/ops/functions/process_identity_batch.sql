@@ -423,7 +423,7 @@ begin
          case when outcome.status = 'pending' and 1 >= max_attempts then 'failed' else outcome.status end,
          outcome.attempts,
          now(),
-         case when outcome.status = 'pending' and 1 < max_attempts then now() + make_interval(mins => least(backoff_cap, backoff_base)) end,
+         case when outcome.status = 'pending' and 1 < max_attempts then now() + ops.retry_backoff(1, backoff_base, backoff_cap) end,
          case when decisions.decision in ('LINK', 'REPAIR', 'SKIP') then null else decisions.decision end,
          case decisions.decision
            when 'CONFLICTING_LINK' then 'the lead or its person already has a link or origin that disagrees; not changed'
@@ -449,7 +449,7 @@ begin
       last_attempt_at = excluded.last_attempt_at,
       next_attempt_at = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
                                   and jobs.attempt_count + 1 < max_attempts
-                             then now() + make_interval(mins => least(backoff_cap, backoff_base * power(2, least(jobs.attempt_count, 30))::bigint)::integer)
+                             then now() + ops.retry_backoff(jobs.attempt_count + 1, backoff_base, backoff_cap)
                         end,
       fail_reason = excluded.fail_reason,
       fail_detail = excluded.fail_detail,

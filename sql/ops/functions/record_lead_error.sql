@@ -41,7 +41,7 @@ begin
   update ops.identity_matching_jobs as jobs
   set status = case when jobs.attempt_count >= max_attempts then 'failed' else 'pending' end,
       next_attempt_at = case when jobs.attempt_count >= max_attempts then null
-                             else now() + make_interval(mins => least(backoff_cap, backoff_base * power(2, least(jobs.attempt_count - 1, 30))::bigint)::integer) end
+                             else now() + ops.retry_backoff(jobs.attempt_count, backoff_base, backoff_cap) end
   where jobs.id = result.id
   returning jobs.* into result;
 
