@@ -114,7 +114,15 @@ try {
       process.stderr.write(`[perf] ${size} leads: generating\n`);
       const gen = await generate({ leads: size, drivers: size, seed, out: dir });
       process.stderr.write(`[perf] ${size} leads: pipeline\n`);
-      const { result: pipe, peakMb } = await withPeakRss(() => runPipeline(pool, dir, log, { batchSize }));
+      // At the largest size, the plans of one batch half-way through the run are kept (bench/results/explain-<size>.txt).
+      let explained: Promise<void> | undefined;
+      const onBatch = size === Math.max(...sizes)
+        ? ({ done, candidates }: { done: number; candidates: number }) => {
+            if (explained === undefined && done >= candidates / 2) explained = explainBatch(url, batchSize, size);
+          }
+        : undefined;
+      const { result: pipe, peakMb } = await withPeakRss(() => runPipeline(pool, dir, log, { batchSize, onBatch }));
+      await explained;
       const runStats = (await pool.query(`select stats from ops.job_runs where id = $1`, [pipe.recovery.run_id])).rows[0].stats;
       const second = Date.now();
       const again = await runPipelineSecondRecovery(pool);
@@ -186,6 +194,52 @@ try {
 } finally {
   await cluster.stop();
   rmSync(home, { recursive: true, force: true });
+}
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of every statement of one batch that takes 20 ms
+ * or more, through auto_explain (nested statements, sent to this client as
+ * warnings, which pass the batch function's client_min_messages): the last
+ * range of the running recovery's queue (the lanes take ranges in order, so it
+ * is still queued), processed in a transaction that is rolled back. The other lane keeps running meanwhile, so the timings include
+ * its competition for the two cores, as in the run itself.
+ */
+async function explainBatch(url: string, size: number, leads: number): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const plans: string[] = [];
+  c.on('notice', (n) => {
+    if (/duration: .* plan:/.test(n.message ?? '')) plans.push(n.message!);
+  });
+  try {
+    const { rows } = await c.query(`select queue.run_id, max(queue.seq) as last from ops.recovery_queue as queue group by queue.run_id order by queue.run_id desc limit 1`);
+    if (!rows[0]) return;
+    const to = Number(rows[0].last);
+    const from = Math.max(1, to - size + 1);
+    await c.query('begin');
+    await c.query("set local work_mem = '256MB'");
+    await c.query(`load 'auto_explain'`);
+    for (const setting of ['log_min_duration = 20', 'log_analyze = on', 'log_buffers = on', 'log_timing = on', 'log_nested_statements = on', 'log_level = warning']) {
+      await c.query(`set local auto_explain.${setting}`);
+    }
+    const t = Date.now();
+    await c.query('select * from ops.process_identity_batch($1, $2, $3)', [rows[0].run_id, from, to]);
+    const ms = Date.now() - t;
+    await c.query('rollback');
+    const header = [
+      `# EXPLAIN (ANALYZE, BUFFERS) of one recovery batch at ${leads.toLocaleString('en')} leads × ${leads.toLocaleString('en')} drivers`,
+      `# queue positions ${from}-${to} of the running recovery, taken half-way through it; ${new Date().toISOString()}; batch ${ms} ms with auto_explain (rolled back)`,
+      `# statements of 20 ms or more, in the order they finished (nested ones first); produced by npm run bench:perf`,
+      '',
+    ];
+    mkdirSync(values.out!, { recursive: true });
+    writeFileSync(path.join(values.out!, `explain-${leads}.txt`), `${header.join('\n')}${plans.join('\n\n')}\n`);
+  } catch (e) {
+    await c.query('rollback').catch(() => undefined);
+    process.stderr.write(`[perf] explain of one batch failed: ${(e as Error).message}\n`);
+  } finally {
+    await c.end();
+  }
 }
 
 /** A second recovery right after the first: nothing is due, so selecting nothing must be cheap. Returns leads matched (must be 0). */

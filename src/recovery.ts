@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Log } from './log.js';
+import type { WithClient } from './runs.js';
 
 const isoDate = z
   .string()
@@ -73,6 +74,13 @@ export interface RecoveryHooks {
   onBatch?: (info: { batch: number; batches: number; done: number; candidates: number; counts: BatchCounts; ms: number }) => void | Promise<void>;
   /** Checked between batches: true stops the run after the batch in flight (graceful shutdown). */
   shouldStop?: () => boolean;
+  /**
+   * Lends a second connection for the run: two batches are then in flight, one
+   * matching while the other writes (ops.process_identity_batch serialises the
+   * writes and re-checks what changed). Without it, batches run one after
+   * another on the run's connection.
+   */
+  secondConnection?: WithClient;
 }
 
 const zero = (): BatchCounts => ({ processed: 0, matched: 0, failed: 0, pending: 0, skipped: 0 });
@@ -118,24 +126,52 @@ export async function runRecovery(
   const totals = zero();
   let errors = 0;
   let batch = 0;
-  for (let from = 1; from <= candidates; from += batchSize) {
-    if (hooks.shouldStop?.()) {
-      log.warn({ event: 'recovery.stopped', done: totals.processed, candidates }, 'Recovery stopped between batches (shutdown)');
-      break;
+  let next = 1;
+  let stopped = false;
+  let failed = false;
+  /* One lane: takes the next range of the queue until none is left; two lanes share the counter. */
+  const lane = async (laneClient: pg.ClientBase): Promise<void> => {
+    while (next <= candidates && !failed) {
+      if (hooks.shouldStop?.()) {
+        if (!stopped) log.warn({ event: 'recovery.stopped', done: totals.processed, candidates }, 'Recovery stopped between batches (shutdown)');
+        stopped = true;
+        return;
+      }
+      const from = next;
+      next += batchSize;
+      const to = Math.min(from + batchSize - 1, candidates);
+      const t = Date.now();
+      const counts = zero();
+      try {
+        errors += await processRange(laneClient, runId, from, to, counts, log);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+      batch += 1;
+      for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
+      const ms = Date.now() - t;
+      const pendingLeft = candidates - totals.processed;
+      const number = (from - 1) / batchSize + 1;
+      log.info(
+        { event: 'recovery.batch', batch: number, batches, ...counts, ms },
+        `Batch ${number}/${batches} done: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${pendingLeft} left, ${ms} ms)`,
+      );
+      await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
     }
-    batch += 1;
-    const to = Math.min(from + batchSize - 1, candidates);
-    const t = Date.now();
-    const counts = zero();
-    errors += await processRange(client, runId, from, to, counts, log);
-    for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
-    const ms = Date.now() - t;
-    const pendingLeft = candidates - totals.processed;
-    log.info(
-      { event: 'recovery.batch', batch, batches, ...counts, ms },
-      `Batch ${batch}/${batches} done: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${pendingLeft} left, ${ms} ms)`,
-    );
-    await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
+  };
+  if (hooks.secondConnection && batches > 1) {
+    const lanes = await Promise.allSettled([
+      lane(client),
+      hooks.secondConnection(async (second) => {
+        await second.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+        await lane(second);
+      }),
+    ]);
+    const rejected = lanes.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  } else {
+    await lane(client);
   }
   const durationMs = Date.now() - started;
   log.info(

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Log } from '../log.js';
 import { importCsv, type ImportSummary } from '../import/import.js';
 import { loadPlantedLinks } from '../generate/links.js';
-import { recoveryParamsSchema, refreshDriversIndex, runRecovery, type RecoveryResult, type RefreshResult } from '../recovery.js';
+import { recoveryParamsSchema, refreshDriversIndex, runRecovery, type RecoveryHooks, type RecoveryResult, type RefreshResult } from '../recovery.js';
 import { poolClient, withRun } from '../runs.js';
 import { refreshParamsSchema } from '../../tasks/refresh_drivers_index.js';
 import { snapshotParamsSchema } from '../../tasks/snapshot_identity_gap.js';
@@ -48,7 +48,7 @@ async function gapCounts(pool: pg.Pool): Promise<GapCounts> {
  * (each recorded in the run ledger, trigger 'cli'), then measure against
  * truth.csv. Shared by `idgap demo` and bench/quality.ts.
  */
-export async function runPipeline(pool: pg.Pool, dir: string, log: Log, opts: { batchSize?: number } = {}): Promise<PipelineResult> {
+export async function runPipeline(pool: pg.Pool, dir: string, log: Log, opts: { batchSize?: number; onBatch?: RecoveryHooks['onBatch'] } = {}): Promise<PipelineResult> {
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -83,7 +83,7 @@ export async function runPipeline(pool: pg.Pool, dir: string, log: Log, opts: { 
   const payload = opts.batchSize ? { batch_size: opts.batchSize } : {};
   const run = await timed('recovery', () =>
     withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload, trigger: 'cli', log }, async (params, { client, runId, log: runLog }) => {
-      recovery = await runRecovery(client, runId, params, runLog);
+      recovery = await runRecovery(client, runId, params, runLog, { secondConnection: poolClient(pool), onBatch: opts.onBatch });
       return { stats: { candidates: recovery.candidates, batches: recovery.batches, errors: recovery.errors } };
     }),
   );

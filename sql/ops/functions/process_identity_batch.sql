@@ -2,24 +2,32 @@
  * The recovery of one batch: the leads of ops.recovery_queue with
  * p_from_seq <= seq <= p_to_seq, in set-based statements (no loop over leads).
  *
- *   batch_leads       the leads, their normalised keys and their current gap state
- *   batch_candidates  drivers found by each rule, as persons, after the target-park filter
- *   batch_rules       one verdict per lead and rule: named person, ambiguous or weak
- *   batch_decisions   one decision per lead: link, repair, skip or a reason code
- *   then the writes: new persons and their driver links, lead links, origins
- *   (with history), job rows, the run's counts; the batch's queue rows go.
+ * Matching, without the batch lock (it only reads shared tables):
+ *   batch_leads       the leads, their normalised keys and their gap state (ops.batch_lead_state)
+ *   batch_candidates  drivers found by each rule after the target-park filter (ops.batch_find_candidates),
+ *                     as persons (ops.batch_candidate_persons)
+ *   batch_rules, batch_decisions  a verdict per lead and rule, a decision per lead (ops.batch_decide)
+ * Writing, under a transaction-level advisory lock shared by the batches of all runs:
+ *   batches write links and origin history only under it, so ids above the
+ *   newest ones seen before matching are exactly what batches committed
+ *   meanwhile; the leads and drivers they touch get their state and person read
+ *   again, and if any changed the decisions are taken again (the candidates
+ *   found again too for a lead that went in or out of resolved).
+ *   Then new persons and their driver links, lead links, origins (with
+ *   history), job rows, the run's counts; the batch's queue rows go.
+ * So one batch's matching overlaps another's writing (the runner keeps two
+ * batches in flight), and what is written is decided on the state as of the
+ * lock: two runs over the same leads cannot link a lead twice or create a
+ * second person for a driver; the later one finds the lead resolved and skips it.
  *
  * The caller runs it in one transaction, so a batch commits whole or not at all.
- * Batches of all runs are serialised by a transaction-level advisory lock and
- * read the state after taking it: two runs over the same leads cannot link a
- * lead twice or create a second person for a driver; the later one finds the
- * lead resolved and skips it.
  */
 create or replace function ops.process_identity_batch(p_run_id bigint, p_from_seq integer, p_to_seq integer)
 returns table (processed integer, matched integer, failed integer, pending integer, skipped integer)
 language plpgsql
 volatile
 set search_path = pg_catalog, public
+set client_min_messages = warning
 as $$
 declare
   country_code text := ops.setting_text('default_country_code');
@@ -32,11 +40,26 @@ declare
   backoff_base integer := ops.setting_integer('retry_backoff_base_minutes');
   backoff_cap integer := ops.setting_integer('retry_backoff_cap_minutes');
   counts record;
+  lead_changes record;
+  person_changes integer;
+  /* The newest link and origin change committed before matching starts: what batches commit later is re-checked. */
+  links_seen bigint;
+  history_seen bigint;
+  changed_leads text[];
+  changed_drivers text[];
+  queued_rows integer;
+  gone_leads integer := 0;
   /* Milliseconds per step, summed into the run's stats.step_ms: where the time goes, per run. */
   step_started timestamptz := clock_timestamp();
   step_ms jsonb := '{}';
 begin
-  perform pg_advisory_xact_lock(hashtextextended('idgap.recovery_batch', 0));
+  /* Batches write links and origin history only under the lock, so their ids grow in commit order. */
+  select coalesce(max(links.id), 0) into links_seen from canon.identity_links as links;
+  select coalesce(max(history.id), 0) into history_seen from canon.identity_origin_history as history;
+
+  select count(*)::integer into queued_rows
+  from ops.recovery_queue as queue
+  where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq;
 
   drop table if exists pg_temp.batch_leads, pg_temp.batch_candidates, pg_temp.batch_rules,
                        pg_temp.batch_decisions, pg_temp.batch_new_persons, pg_temp.batch_origin_plan;
@@ -66,229 +89,94 @@ begin
          canon.norm_phone(found.park_phone, country_code) as phone_norm,
          canon.norm_plate(found.asset_plate_number) as plate_norm,
          canon.name_tokens(found.lead_name) as name_tokens,
-         lead_links.person_key as linked_person_key,
-         origins.origin_tag,
-         origins.origin_source_id,
-         origins.decided_by as origin_decided_by,
-         case
-           when found.lead_pk is null then null
-           when lead_links.person_key is null then 'no_identity'
-           when origins.person_key is null or origins.origin_tag <> 'cabinet_lead' then 'no_origin'
-           when origin_links.person_key is distinct from lead_links.person_key then 'inconsistent_origin'
-           else 'resolved'
-         end as gap_reason
-  from found
-  left join canon.identity_links as lead_links
-    on lead_links.source_table = 'module_ct_cabinet_leads' and lead_links.source_pk = found.lead_id
-  left join canon.identity_origin as origins on origins.person_key = lead_links.person_key
-  left join canon.identity_links as origin_links
-    on origin_links.source_table = 'module_ct_cabinet_leads' and origin_links.source_pk = origins.origin_source_id
-       and origins.origin_tag = 'cabinet_lead';
+         null::uuid as linked_person_key,
+         null::text as origin_tag,
+         null::text as origin_source_id,
+         null::text as origin_decided_by,
+         null::text as gap_reason
+  from found;
+  perform ops.batch_lead_state();
   analyze batch_leads;
   step_ms := step_ms || jsonb_build_object('leads', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /*
-   * 2. Candidates per rule. A driver already linked to a person stands for that
-   * person; an unlinked driver for a new person of its own ('driver:<id>').
-   * Plate pairs are computed once: R3 keeps the drivers inside the hire-date
-   * window (lead date known), R3B takes every driver on the plate but only for
-   * leads where R3 found nobody on the plate inside the window.
-   */
-  create temp table batch_candidates on commit drop as
-  with matchable as (
-    select batch_leads.*
-    from batch_leads
-    where batch_leads.lead_found and batch_leads.gap_reason <> 'resolved'
-  ),
-  phone_pairs as (
-    select matchable.lead_id, 1 as rule_no, idx.driver_id, idx.park_id, null::numeric as similarity
-    from matchable
-    join canon.drivers_index as idx on idx.phone_norm = matchable.phone_norm
-    where matchable.phone_norm is not null
-  ),
-  plate_pairs as (
-    select matchable.lead_id, idx.driver_id, idx.park_id,
-           canon.name_similarity(matchable.name_tokens, idx.name_tokens) as similarity,
-           (matchable.lead_date is not null
-            and (idx.hire_date is null
-                 or idx.hire_date between matchable.lead_date + window_before and matchable.lead_date + window_after)) as in_window
-    from matchable
-    join canon.drivers_index as idx on idx.plate_norm = matchable.plate_norm
-    where matchable.plate_norm is not null
-  ),
-  plate_rules as (
-    select plate_pairs.*, bool_or(plate_pairs.in_window) over (partition by plate_pairs.lead_id) as window_has_driver
-    from plate_pairs
-  ),
-  all_pairs as (
-    select phone_pairs.* from phone_pairs
-    union all
-    select plate_rules.lead_id, case when plate_rules.window_has_driver then 2 else 3 end, plate_rules.driver_id,
-           plate_rules.park_id, plate_rules.similarity
-    from plate_rules
-    where plate_rules.in_window or not plate_rules.window_has_driver
-  ),
-  parked as (
-    select all_pairs.*,
-           coalesce(bool_or(all_pairs.park_id = target_park) over (partition by all_pairs.lead_id, all_pairs.rule_no), false) as rule_has_target_park
-    from all_pairs
-  )
-  select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
-         driver_links.person_key as driver_person_key,
-         coalesce(driver_links.person_key::text, 'driver:' || parked.driver_id) as candidate_person
-  from parked
-  left join canon.identity_links as driver_links
-    on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
-  where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
+  /* 2. Candidates per rule, as persons. */
+  perform ops.batch_find_candidates(target_park, window_before, window_after);
+  perform ops.batch_candidate_persons();
   analyze batch_candidates;
   step_ms := step_ms || jsonb_build_object('candidates', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /*
-   * 3. One verdict per lead and rule. R1: one person -> named, several -> ambiguous.
-   * Plate rules: the best similarity below the threshold -> weak; the best of any
-   * other person within the margin of the best -> ambiguous; else the best's person.
-   */
-  create temp table batch_rules on commit drop as
-  with ranked as (
-    select batch_candidates.*,
-           first_value(batch_candidates.candidate_person) over per_rule as top_person,
-           max(batch_candidates.similarity) over (partition by batch_candidates.lead_id, batch_candidates.rule_no) as best_similarity
-    from batch_candidates
-    window per_rule as (partition by batch_candidates.lead_id, batch_candidates.rule_no
-                        order by batch_candidates.similarity desc nulls last, batch_candidates.candidate_person)
-  ),
-  per_rule as (
-    select ranked.lead_id,
-           ranked.rule_no,
-           min(ranked.top_person) as top_person,
-           max(ranked.best_similarity) as best_similarity,
-           max(ranked.similarity) filter (where ranked.candidate_person <> ranked.top_person) as other_similarity,
-           count(distinct ranked.candidate_person) as persons,
-           array_agg(distinct ranked.candidate_person) as candidate_persons,
-           jsonb_agg(jsonb_build_object(
-             'driver_id', ranked.driver_id,
-             'park_id', ranked.park_id,
-             'person_key', ranked.driver_person_key,
-             'similarity', round(ranked.similarity, 4)) order by ranked.similarity desc nulls last, ranked.driver_id) as candidates
-    from ranked
-    group by ranked.lead_id, ranked.rule_no
-  )
-  select per_rule.*,
-         case
-           when per_rule.rule_no = 1 then case when per_rule.persons = 1 then 'named' else 'ambiguous' end
-           when per_rule.best_similarity < threshold then 'weak'
-           when per_rule.other_similarity is not null and per_rule.best_similarity - per_rule.other_similarity <= margin then 'ambiguous'
-           else 'named'
-         end as verdict
-  from per_rule;
-  analyze batch_rules;
-  step_ms := step_ms || jsonb_build_object('rules', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
-  step_started := clock_timestamp();
-
-  /*
-   * 4. One decision per lead. Rules that name a person must agree; an ambiguous
-   * rule lets a link through only when the named person is among its candidates.
-   * A wrong link is worse than no link.
-   */
-  create temp table batch_decisions on commit drop as
-  with combined as (
-    select batch_rules.lead_id,
-           count(distinct batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_persons,
-           min(batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_person,
-           min(batch_rules.rule_no) filter (where batch_rules.verdict = 'named') as best_rule,
-           bool_or(batch_rules.verdict = 'ambiguous') as any_ambiguous,
-           bool_or(batch_rules.verdict = 'weak') as any_weak,
-           max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
-           jsonb_object_agg(
-             case batch_rules.rule_no when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' else 'R3B_PLATE_NAME_ANY_DATE' end,
-             jsonb_build_object('verdict', batch_rules.verdict,
-                                'best_similarity', round(batch_rules.best_similarity, 4),
-                                'candidates', batch_rules.candidates)) as rules
-    from batch_rules
-    group by batch_rules.lead_id
-  ),
-  /* An ambiguous rule lets the named person through only if that person is among its candidates. */
-  ambiguity as (
-    select ambiguous.lead_id, bool_and(combined.named_person = any (ambiguous.candidate_persons)) as allows
-    from batch_rules as ambiguous
-    join combined on combined.lead_id = ambiguous.lead_id
-    where ambiguous.verdict = 'ambiguous'
-    group by ambiguous.lead_id
-  ),
-  person_drivers as (
-    select candidates.lead_id, candidates.rule_no, candidates.candidate_person, min(candidates.driver_id) as driver_id
-    from batch_candidates as candidates
-    group by candidates.lead_id, candidates.rule_no, candidates.candidate_person
-  ),
-  checked as (
-    select combined.*, coalesce(ambiguity.allows, true) as ambiguity_allows, person_drivers.driver_id as matched_driver_id
-    from combined
-    left join ambiguity on ambiguity.lead_id = combined.lead_id
-    left join person_drivers
-      on person_drivers.lead_id = combined.lead_id and person_drivers.rule_no = combined.best_rule
-         and person_drivers.candidate_person = combined.named_person
-  ),
-  decided as (
-    select batch_leads.seq,
-           batch_leads.lead_id,
-           batch_leads.lead_created_at,
-           batch_leads.linked_person_key,
-           batch_leads.gap_reason,
-           checked.named_person,
-           checked.best_rule,
-           checked.rules,
-           checked.r3b_score,
-           checked.matched_driver_id,
-           case
-             when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
-             when batch_leads.gap_reason = 'resolved' then 'SKIP'
-             when batch_leads.linked_person_key is not null then
-               /* Linked lead in the gap: derive its origin again, unless matching names another existing person. */
-               case when checked.named_persons = 1 and checked.ambiguity_allows
-                         and checked.named_person not like 'driver:%'
-                         and checked.named_person <> batch_leads.linked_person_key::text
-                    then 'CONFLICTING_LINK' else 'REPAIR' end
-             when batch_leads.phone_norm is null and batch_leads.plate_norm is null then 'MISSING_KEYS'
-             when checked.named_persons = 1 and checked.ambiguity_allows then 'LINK'
-             when batch_leads.lead_date is null then 'INVALID_LEAD_DATE'
-             when checked.named_persons >= 1 or checked.any_ambiguous then 'MULTIPLE_CANDIDATES'
-             when checked.any_weak then 'WEAK_MATCH_ONLY'
-             else 'NO_CANDIDATES'
-           end as decision,
-           jsonb_build_object('phone_norm', batch_leads.phone_norm, 'plate_norm', batch_leads.plate_norm,
-                              'lead_date', batch_leads.lead_date) as lead_keys
-    from batch_leads
-    left join checked on checked.lead_id = batch_leads.lead_id
-  )
-  select decided.seq, decided.lead_id, decided.lead_created_at, decided.linked_person_key, decided.gap_reason,
-         decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
-         case decided.best_rule when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' when 3 then 'R3B_PLATE_NAME_ANY_DATE' end as match_rule,
-         case decided.best_rule when 1 then 'HIGH' else 'MEDIUM' end as confidence_level,
-         case decided.best_rule when 1 then 95 when 2 then 85 when 3 then decided.r3b_score end as match_score,
-         null::uuid as person_key
-  from decided;
-  analyze batch_decisions;
+  /* 3, 4. Verdicts per rule, one decision per lead. */
+  perform ops.batch_decide(threshold, margin);
   step_ms := step_ms || jsonb_build_object('decisions', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* 5. New persons: one per unlinked driver, even when several leads of the batch name it. */
-  create temp table batch_new_persons on commit drop as
-  select chosen.driver_id, canon.uuid_v7() as person_key, chosen.confidence_level, chosen.best_rule, chosen.lead_id
-  from (
-    select distinct on (decisions.matched_driver_id)
-           decisions.matched_driver_id as driver_id, decisions.confidence_level, decisions.best_rule, decisions.lead_id
-    from batch_decisions as decisions
-    where decisions.decision = 'LINK' and decisions.named_person like 'driver:%'
-    order by decisions.matched_driver_id, decisions.best_rule, decisions.lead_id
-  ) as chosen
-  order by chosen.driver_id;
+  /* The writes, one batch at a time: wait for the lock, then decide again on what changed meanwhile. */
+  perform pg_advisory_xact_lock(hashtextextended('idgap.recovery_batch', 0));
+  step_ms := step_ms || jsonb_build_object('lock_wait', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
 
+  /* Leads another batch of the run took meanwhile (a split run's planner and a batch job on one range) are its. */
+  if (select count(*) from ops.recovery_queue as queue
+      where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq) < queued_rows then
+    delete from batch_leads
+    where not exists (select 1 from ops.recovery_queue as queue where queue.run_id = p_run_id and queue.seq = batch_leads.seq);
+    get diagnostics gone_leads = row_count;
+    delete from batch_candidates
+    where not exists (select 1 from batch_leads where batch_leads.lead_id = batch_candidates.lead_id);
+  end if;
+
+  /*
+   * What batches committed since matching started: their links, and the persons whose links or origin changed.
+   * Dynamic SQL, so it is planned for the ids at hand (a generic plan guesses a third of the table above $1);
+   * joins, not IN (sub-select): a sub-plan the planner does not hash is scanned once per row.
+   */
+  execute $recheck$
+  with new_links as (
+    select links.source_table, links.source_pk, links.person_key
+    from canon.identity_links as links
+    where links.id > $1
+  ),
+  changed_persons as (
+    select new_links.person_key from new_links where new_links.source_table = 'module_ct_cabinet_leads'
+    union
+    select history.person_key from canon.identity_origin_history as history where history.id > $2
+  )
+  select (select array_agg(changed.lead_id)
+          from (select batch_leads.lead_id
+                from batch_leads
+                join new_links on new_links.source_table = 'module_ct_cabinet_leads' and new_links.source_pk = batch_leads.lead_id
+                union
+                select batch_leads.lead_id
+                from batch_leads
+                join changed_persons on changed_persons.person_key = batch_leads.linked_person_key) as changed),
+         (select array_agg(distinct batch_candidates.driver_id)
+          from batch_candidates
+          join new_links on new_links.source_table = 'drivers' and new_links.source_pk = batch_candidates.driver_id)
+  $recheck$
+  into changed_leads, changed_drivers
+  using links_seen, history_seen;
+
+  lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
+  if lead_changes.matchability_changed > 0 then
+    perform ops.batch_find_candidates(target_park, window_before, window_after);
+    perform ops.batch_candidate_persons();
+    person_changes := 1;
+  else
+    person_changes := ops.batch_candidate_persons(coalesce(changed_drivers, '{}'));
+  end if;
+  if lead_changes.changed > 0 or person_changes > 0 or gone_leads > 0 then
+    perform ops.batch_decide(threshold, margin);
+  end if;
+  step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
+  step_started := clock_timestamp();
+
+  /* 5. New persons (chosen with the decisions, in ops.batch_decide) and their driver links. */
   insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
-  select new_persons.person_key, new_persons.confidence_level, idx.phone_norm, idx.license_norm, idx.name_norm
+  select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
   from batch_new_persons as new_persons
-  join canon.drivers_index as idx on idx.driver_id = new_persons.driver_id
   order by new_persons.person_key;
 
   insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
@@ -300,13 +188,6 @@ begin
   order by new_persons.driver_id;
   step_ms := step_ms || jsonb_build_object('new_persons', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
-
-  update batch_decisions as decisions
-  set person_key = case when decisions.named_person like 'driver:%' then new_persons.person_key
-                        else decisions.named_person::uuid end
-  from batch_decisions as named
-  left join batch_new_persons as new_persons on new_persons.driver_id = named.matched_driver_id
-  where named.lead_id = decisions.lead_id and decisions.decision = 'LINK';
 
   /* 6. Lead links. A lead linked meanwhile by someone else is not re-pointed: CONFLICTING_LINK. */
   with inserted as (
@@ -327,12 +208,6 @@ begin
   where decisions.decision = 'LINK'
     and not exists (select 1 from inserted where inserted.source_pk = decisions.lead_id);
 
-  update batch_decisions as decisions
-  set person_key = decisions.linked_person_key
-  where decisions.decision = 'REPAIR';
-  /* With person_key filled in, fresh statistics keep the origin step on the person_key index
-     (stale ones made it read every lead link per person: batches slowed as links grew). */
-  analyze batch_decisions;
   step_ms := step_ms || jsonb_build_object('lead_links', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
@@ -347,8 +222,9 @@ begin
     select distinct decisions.person_key
     from batch_decisions as decisions
     where decisions.decision in ('LINK', 'REPAIR') and decisions.person_key is not null
+      and not exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key)
   ),
-  earliest as (
+  earliest_existing as (
     select distinct on (links.person_key)
            links.person_key, links.source_pk as lead_id, cabinet_leads.lead_created_at, links.match_score, links.match_rule
     from touched
@@ -357,20 +233,32 @@ begin
     left join public.module_ct_cabinet_leads as cabinet_leads
       on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = links.source_pk
     order by links.person_key, cabinet_leads.lead_created_at asc nulls last, links.source_pk
+  ),
+  /* A person created by this batch has no links but this batch's: its earliest lead is among the decisions. */
+  earliest_new as (
+    select distinct on (decisions.person_key)
+           decisions.person_key, decisions.lead_id, decisions.lead_created_at, decisions.match_score, decisions.match_rule
+    from batch_decisions as decisions
+    join batch_new_persons as new_persons on new_persons.person_key = decisions.person_key
+    where decisions.decision = 'LINK'
+    order by decisions.person_key, decisions.lead_created_at asc nulls last, decisions.lead_id
   )
-  select earliest.*,
+  select earliest_existing.*,
          origins.origin_tag as old_tag,
          origins.origin_source_id as old_source_id,
          origins.decided_by as old_decided_by,
          case
            when origins.person_key is null then 'origin_created'
-           when origins.origin_tag = 'cabinet_lead' and origins.origin_source_id = earliest.lead_id then 'unchanged'
+           when origins.origin_tag = 'cabinet_lead' and origins.origin_source_id = earliest_existing.lead_id then 'unchanged'
            when origins.decided_by = 'manual' then 'manual_kept'
            when origins.origin_tag = 'cabinet_lead' then 'origin_corrected'
            else 'origin_upgraded'
          end as action
-  from earliest
-  left join canon.identity_origin as origins on origins.person_key = earliest.person_key;
+  from earliest_existing
+  left join canon.identity_origin as origins on origins.person_key = earliest_existing.person_key
+  union all
+  select earliest_new.*, null, null, null, 'origin_created'
+  from earliest_new;
 
   insert into canon.identity_origin (person_key, origin_tag, origin_source_id, origin_created_at, origin_confidence, decided_by, decided_at, evidence)
   select plan.person_key, 'cabinet_lead', plan.lead_id, plan.lead_created_at, plan.match_score, 'system', now(),
@@ -416,62 +304,63 @@ begin
    * capped) and the cut to failed at max attempts, computed from the attempt
    * count the row had (0 for a new row).
    */
-  insert into ops.identity_matching_jobs as jobs
-    (source_table, source_id, status, attempt_count, last_attempt_at, next_attempt_at, fail_reason, fail_detail,
-     matched_person_key, match_rule, last_run_id, created_at, updated_at)
-  select 'module_ct_cabinet_leads', decisions.lead_id,
-         case when outcome.status = 'pending' and 1 >= max_attempts then 'failed' else outcome.status end,
-         outcome.attempts,
-         now(),
-         case when outcome.status = 'pending' and 1 < max_attempts then now() + ops.retry_backoff(1, backoff_base, backoff_cap) end,
-         case when decisions.decision in ('LINK', 'REPAIR', 'SKIP') then null else decisions.decision end,
-         case decisions.decision
-           when 'CONFLICTING_LINK' then 'the lead or its person already has a link or origin that disagrees; not changed'
-           when 'LEAD_NOT_FOUND' then 'the lead no longer exists in public.module_ct_cabinet_leads'
-         end,
-         case when decisions.decision in ('LINK', 'REPAIR') then decisions.person_key end,
-         case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end,
-         p_run_id, now(), now()
-  from batch_decisions as decisions
-  cross join lateral (
-    select case decisions.decision
-             when 'LINK' then 'matched' when 'REPAIR' then 'matched' when 'SKIP' then 'skipped'
-             when 'LEAD_NOT_FOUND' then 'failed' else 'pending' end as status,
-           case when decisions.decision = 'SKIP' then 0 else 1 end as attempts
-  ) as outcome
-  order by decisions.lead_id
-  on conflict (source_table, source_id) do update
-  /* A retryable miss (any reason but LEAD_NOT_FOUND) counts against the attempts the row already had. */
-  set status = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
-                    then case when jobs.attempt_count + 1 >= max_attempts then 'failed' else 'pending' end
-                    else excluded.status end,
-      attempt_count = jobs.attempt_count + excluded.attempt_count,
-      last_attempt_at = excluded.last_attempt_at,
-      next_attempt_at = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
-                                  and jobs.attempt_count + 1 < max_attempts
-                             then now() + ops.retry_backoff(jobs.attempt_count + 1, backoff_base, backoff_cap)
-                        end,
-      fail_reason = excluded.fail_reason,
-      fail_detail = excluded.fail_detail,
-      matched_person_key = excluded.matched_person_key,
-      match_rule = excluded.match_rule,
-      last_run_id = excluded.last_run_id,
-      updated_at = excluded.updated_at
-  /* A lead found resolved keeps the row of the run that matched it (a concurrent or earlier run). */
-  where not (excluded.status = 'skipped' and jobs.status = 'matched');
+  with upserted as (
+    insert into ops.identity_matching_jobs as jobs
+      (source_table, source_id, status, attempt_count, last_attempt_at, next_attempt_at, fail_reason, fail_detail,
+       matched_person_key, match_rule, last_run_id, created_at, updated_at)
+    select 'module_ct_cabinet_leads', decisions.lead_id,
+           case when outcome.status = 'pending' and 1 >= max_attempts then 'failed' else outcome.status end,
+           outcome.attempts,
+           now(),
+           case when outcome.status = 'pending' and 1 < max_attempts then now() + ops.retry_backoff(1, backoff_base, backoff_cap) end,
+           case when decisions.decision in ('LINK', 'REPAIR', 'SKIP') then null else decisions.decision end,
+           case decisions.decision
+             when 'CONFLICTING_LINK' then 'the lead or its person already has a link or origin that disagrees; not changed'
+             when 'LEAD_NOT_FOUND' then 'the lead no longer exists in public.module_ct_cabinet_leads'
+           end,
+           case when decisions.decision in ('LINK', 'REPAIR') then decisions.person_key end,
+           case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end,
+           p_run_id, now(), now()
+    from batch_decisions as decisions
+    cross join lateral (
+      select case decisions.decision
+               when 'LINK' then 'matched' when 'REPAIR' then 'matched' when 'SKIP' then 'skipped'
+               when 'LEAD_NOT_FOUND' then 'failed' else 'pending' end as status,
+             case when decisions.decision = 'SKIP' then 0 else 1 end as attempts
+    ) as outcome
+    order by decisions.lead_id
+    on conflict (source_table, source_id) do update
+    /* A retryable miss (any reason but LEAD_NOT_FOUND) counts against the attempts the row already had. */
+    set status = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
+                      then case when jobs.attempt_count + 1 >= max_attempts then 'failed' else 'pending' end
+                      else excluded.status end,
+        attempt_count = jobs.attempt_count + excluded.attempt_count,
+        last_attempt_at = excluded.last_attempt_at,
+        next_attempt_at = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
+                                    and jobs.attempt_count + 1 < max_attempts
+                               then now() + ops.retry_backoff(jobs.attempt_count + 1, backoff_base, backoff_cap)
+                          end,
+        fail_reason = excluded.fail_reason,
+        fail_detail = excluded.fail_detail,
+        matched_person_key = excluded.matched_person_key,
+        match_rule = excluded.match_rule,
+        last_run_id = excluded.last_run_id,
+        updated_at = excluded.updated_at
+    /* A lead found resolved keeps the row of the run that matched it (a concurrent or earlier run). */
+    where not (excluded.status = 'skipped' and jobs.status = 'matched')
+    returning jobs.status
+  )
+  /* A row the upsert left alone is a matched one: it counts as neither failed nor pending. */
+  select (select count(*)::integer from batch_decisions) as processed,
+         (select count(*)::integer from batch_decisions as decisions where decisions.decision in ('LINK', 'REPAIR')) as matched,
+         (count(*) filter (where upserted.status = 'failed'))::integer as failed,
+         (count(*) filter (where upserted.status = 'pending'))::integer as pending,
+         (select count(*)::integer from batch_decisions as decisions where decisions.decision = 'SKIP') as skipped
+  into counts
+  from upserted;
 
   step_ms := step_ms || jsonb_build_object('job_rows', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
-
-  select count(*)::integer as processed,
-         (count(*) filter (where decisions.decision in ('LINK', 'REPAIR')))::integer as matched,
-         (count(*) filter (where jobs.status = 'failed'))::integer as failed,
-         (count(*) filter (where jobs.status = 'pending'))::integer as pending,
-         (count(*) filter (where decisions.decision = 'SKIP'))::integer as skipped
-  into counts
-  from batch_decisions as decisions
-  join ops.identity_matching_jobs as jobs
-    on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = decisions.lead_id;
 
   update ops.job_runs as runs
   set processed = runs.processed + counts.processed,
@@ -485,6 +374,8 @@ begin
                 coalesce(runs.stats -> 'reasons', '{}'::jsonb) || coalesce((
                   select jsonb_object_agg(reasons.decision, coalesce((runs.stats -> 'reasons' ->> reasons.decision)::integer, 0) + reasons.n)
                   from (select decisions.decision, count(*) as n from batch_decisions as decisions group by decisions.decision) as reasons), '{}'::jsonb))
+              || jsonb_build_object('redecided_batches', coalesce((runs.stats ->> 'redecided_batches')::integer, 0)
+                                                         + case when lead_changes.changed > 0 or person_changes > 0 or gone_leads > 0 then 1 else 0 end)
   where runs.id = p_run_id;
 
   delete from ops.recovery_queue as queue

@@ -57,6 +57,7 @@ export function registerRecover(program: Command): void {
         const run = await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: parsed.data, trigger: 'cli', log }, async (params, { client, runId, log: runLog }) => {
           result = await runRecovery(client, runId, params, runLog, {
             shouldStop: shutdownRequested,
+            secondConnection: poolClient(pool),
             onBatch: tty ? ({ done, candidates }) => void process.stderr.write(`\r${progressBar(done, candidates)}`) : undefined,
           });
           if (tty) process.stderr.write('\n');

@@ -1,0 +1,43 @@
+/*
+ * The person each driver in pg_temp.batch_candidates stands for: a driver
+ * already linked to a person stands for that person; an unlinked driver for a
+ * new person of its own ('driver:<id>'). ops.process_identity_batch calls it
+ * for every driver while matching (without the batch lock) and, once it holds
+ * the lock, again for the drivers p_driver_ids that batches committed meanwhile
+ * linked to a person. Returns how many candidate rows changed.
+ */
+create or replace function ops.batch_candidate_persons(p_driver_ids text[] default null)
+returns integer
+language plpgsql
+volatile
+set search_path = pg_catalog, public
+as $$
+declare
+  changed integer;
+begin
+  with drivers as (
+    select distinct batch_candidates.driver_id
+    from batch_candidates
+    where p_driver_ids is null or batch_candidates.driver_id = any (p_driver_ids)
+  ),
+  current_person as (
+    select drivers.driver_id, driver_links.person_key
+    from drivers
+    left join canon.identity_links as driver_links
+      on driver_links.source_table = 'drivers' and driver_links.source_pk = drivers.driver_id
+  ),
+  updated as (
+    update batch_candidates
+    set driver_person_key = current_person.person_key,
+        candidate_person = coalesce(current_person.person_key::text, 'driver:' || batch_candidates.driver_id)
+    from current_person
+    where current_person.driver_id = batch_candidates.driver_id
+      and (batch_candidates.candidate_person is null
+           or current_person.person_key is distinct from batch_candidates.driver_person_key)
+    returning 1
+  )
+  select count(*)::integer into changed from updated;
+  return changed;
+end
+$$;
+comment on function ops.batch_candidate_persons(text[]) is 'Sets the person each driver of pg_temp.batch_candidates (all, or those of p_driver_ids) stands for (its linked person, else ''driver:<id>''); returns how many rows changed. Internal: called inside the batch transaction only.';

@@ -1,0 +1,169 @@
+/*
+ * Steps 3 to 5 of ops.process_identity_batch, from pg_temp.batch_leads and
+ * pg_temp.batch_candidates:
+ *   batch_rules        one verdict per lead and rule: named person, ambiguous or weak
+ *   batch_decisions    one decision per lead: link, repair, skip or a reason code,
+ *                      and the person it points to
+ *   batch_new_persons  a new person key per unlinked driver a link names, with
+ *                      the driver's keys for the registry row
+ * Nothing is written to shared tables: ops.process_identity_batch runs it while
+ * matching, and again under the batch lock when a batch committed meanwhile
+ * changed what it decided on.
+ */
+create or replace function ops.batch_decide(threshold numeric, margin numeric)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, public
+set client_min_messages = warning
+as $$
+begin
+  drop table if exists pg_temp.batch_rules, pg_temp.batch_decisions;
+  create temp table batch_rules on commit drop as
+  with ranked as (
+    select batch_candidates.*,
+           first_value(batch_candidates.candidate_person) over per_rule as top_person,
+           max(batch_candidates.similarity) over (partition by batch_candidates.lead_id, batch_candidates.rule_no) as best_similarity
+    from batch_candidates
+    window per_rule as (partition by batch_candidates.lead_id, batch_candidates.rule_no
+                        order by batch_candidates.similarity desc nulls last, batch_candidates.candidate_person)
+  ),
+  per_rule as (
+    select ranked.lead_id,
+           ranked.rule_no,
+           min(ranked.top_person) as top_person,
+           max(ranked.best_similarity) as best_similarity,
+           max(ranked.similarity) filter (where ranked.candidate_person <> ranked.top_person) as other_similarity,
+           count(distinct ranked.candidate_person) as persons,
+           array_agg(distinct ranked.candidate_person) as candidate_persons,
+           jsonb_agg(jsonb_build_object(
+             'driver_id', ranked.driver_id,
+             'park_id', ranked.park_id,
+             'person_key', ranked.driver_person_key,
+             'similarity', round(ranked.similarity, 4)) order by ranked.similarity desc nulls last, ranked.driver_id) as candidates
+    from ranked
+    group by ranked.lead_id, ranked.rule_no
+  )
+  select per_rule.*,
+         case
+           when per_rule.rule_no = 1 then case when per_rule.persons = 1 then 'named' else 'ambiguous' end
+           when per_rule.best_similarity < threshold then 'weak'
+           when per_rule.other_similarity is not null and per_rule.best_similarity - per_rule.other_similarity <= margin then 'ambiguous'
+           else 'named'
+         end as verdict
+  from per_rule;
+  analyze batch_rules;
+
+  /*
+   * 4. One decision per lead. Rules that name a person must agree; an ambiguous
+   * rule lets a link through only when the named person is among its candidates.
+   * A wrong link is worse than no link.
+   */
+  create temp table batch_decisions on commit drop as
+  with combined as (
+    select batch_rules.lead_id,
+           count(distinct batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_persons,
+           min(batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_person,
+           min(batch_rules.rule_no) filter (where batch_rules.verdict = 'named') as best_rule,
+           bool_or(batch_rules.verdict = 'ambiguous') as any_ambiguous,
+           bool_or(batch_rules.verdict = 'weak') as any_weak,
+           max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
+           jsonb_object_agg(
+             case batch_rules.rule_no when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' else 'R3B_PLATE_NAME_ANY_DATE' end,
+             jsonb_build_object('verdict', batch_rules.verdict,
+                                'best_similarity', round(batch_rules.best_similarity, 4),
+                                'candidates', batch_rules.candidates)) as rules
+    from batch_rules
+    group by batch_rules.lead_id
+  ),
+  /* An ambiguous rule lets the named person through only if that person is among its candidates. */
+  ambiguity as (
+    select ambiguous.lead_id, bool_and(combined.named_person = any (ambiguous.candidate_persons)) as allows
+    from batch_rules as ambiguous
+    join combined on combined.lead_id = ambiguous.lead_id
+    where ambiguous.verdict = 'ambiguous'
+    group by ambiguous.lead_id
+  ),
+  person_drivers as (
+    select candidates.lead_id, candidates.rule_no, candidates.candidate_person, min(candidates.driver_id) as driver_id
+    from batch_candidates as candidates
+    group by candidates.lead_id, candidates.rule_no, candidates.candidate_person
+  ),
+  checked as (
+    select combined.*, coalesce(ambiguity.allows, true) as ambiguity_allows, person_drivers.driver_id as matched_driver_id
+    from combined
+    left join ambiguity on ambiguity.lead_id = combined.lead_id
+    left join person_drivers
+      on person_drivers.lead_id = combined.lead_id and person_drivers.rule_no = combined.best_rule
+         and person_drivers.candidate_person = combined.named_person
+  ),
+  decided as (
+    select batch_leads.seq,
+           batch_leads.lead_id,
+           batch_leads.lead_created_at,
+           batch_leads.linked_person_key,
+           batch_leads.gap_reason,
+           checked.named_person,
+           checked.best_rule,
+           checked.rules,
+           checked.r3b_score,
+           checked.matched_driver_id,
+           case
+             when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
+             when batch_leads.gap_reason = 'resolved' then 'SKIP'
+             when batch_leads.linked_person_key is not null then
+               /* Linked lead in the gap: derive its origin again, unless matching names another existing person. */
+               case when checked.named_persons = 1 and checked.ambiguity_allows
+                         and checked.named_person not like 'driver:%'
+                         and checked.named_person <> batch_leads.linked_person_key::text
+                    then 'CONFLICTING_LINK' else 'REPAIR' end
+             when batch_leads.phone_norm is null and batch_leads.plate_norm is null then 'MISSING_KEYS'
+             when checked.named_persons = 1 and checked.ambiguity_allows then 'LINK'
+             when batch_leads.lead_date is null then 'INVALID_LEAD_DATE'
+             when checked.named_persons >= 1 or checked.any_ambiguous then 'MULTIPLE_CANDIDATES'
+             when checked.any_weak then 'WEAK_MATCH_ONLY'
+             else 'NO_CANDIDATES'
+           end as decision,
+           jsonb_build_object('phone_norm', batch_leads.phone_norm, 'plate_norm', batch_leads.plate_norm,
+                              'lead_date', batch_leads.lead_date) as lead_keys
+    from batch_leads
+    left join checked on checked.lead_id = batch_leads.lead_id
+  )
+  select decided.seq, decided.lead_id, decided.lead_created_at, decided.linked_person_key, decided.gap_reason,
+         decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
+         case decided.best_rule when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' when 3 then 'R3B_PLATE_NAME_ANY_DATE' end as match_rule,
+         case decided.best_rule when 1 then 'HIGH' else 'MEDIUM' end as confidence_level,
+         case decided.best_rule when 1 then 95 when 2 then 85 when 3 then decided.r3b_score end as match_score,
+         null::uuid as person_key
+  from decided;
+
+  /* 5. New persons: one per unlinked driver, even when several leads of the batch name it. */
+  drop table if exists pg_temp.batch_new_persons;
+  create temp table batch_new_persons on commit drop as
+  select chosen.driver_id, canon.uuid_v7() as person_key, chosen.confidence_level, chosen.best_rule, chosen.lead_id,
+         idx.phone_norm, idx.license_norm, idx.name_norm
+  from (
+    select distinct on (decisions.matched_driver_id)
+           decisions.matched_driver_id as driver_id, decisions.confidence_level, decisions.best_rule, decisions.lead_id
+    from batch_decisions as decisions
+    where decisions.decision = 'LINK' and decisions.named_person like 'driver:%'
+    order by decisions.matched_driver_id, decisions.best_rule, decisions.lead_id
+  ) as chosen
+  join canon.drivers_index as idx on idx.driver_id = chosen.driver_id
+  order by chosen.driver_id;
+
+  /* The person each link or repair points to. */
+  update batch_decisions as decisions
+  set person_key = new_persons.person_key
+  from batch_new_persons as new_persons
+  where decisions.decision = 'LINK' and decisions.named_person like 'driver:%'
+    and new_persons.driver_id = decisions.matched_driver_id;
+  update batch_decisions as decisions
+  set person_key = case when decisions.decision = 'REPAIR' then decisions.linked_person_key else decisions.named_person::uuid end
+  where decisions.decision = 'REPAIR' or (decisions.decision = 'LINK' and decisions.named_person not like 'driver:%');
+  /* With person_key filled in, fresh statistics keep the origin step on the person_key index
+     (stale ones made it read every lead link per person: batches slowed as links grew). */
+  analyze batch_decisions;
+end
+$$;
+comment on function ops.batch_decide(numeric, numeric) is 'Steps 3 to 5 of ops.process_identity_batch: (re)creates pg_temp.batch_rules (a verdict per lead and rule), pg_temp.batch_decisions (a decision per lead and its person) and pg_temp.batch_new_persons (a new person per unlinked driver a link names). Internal: called inside the batch transaction only.';

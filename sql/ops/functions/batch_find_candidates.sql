@@ -1,0 +1,65 @@
+/*
+ * Step 2 of ops.process_identity_batch: the drivers each rule finds for the
+ * batch's leads in the gap (pg_temp.batch_leads), after the target-park filter,
+ * into pg_temp.batch_candidates. Plate pairs are computed once: R3 keeps the
+ * drivers inside the hire-date window (lead date known), R3B takes every driver
+ * on the plate but only for leads where R3 found nobody on the plate inside the
+ * window. Which person a driver stands for is left to
+ * ops.batch_candidate_persons, which runs again under the batch lock.
+ */
+create or replace function ops.batch_find_candidates(target_park text, window_before integer, window_after integer)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, public
+set client_min_messages = warning
+as $$
+begin
+  drop table if exists pg_temp.batch_candidates;
+  create temp table batch_candidates on commit drop as
+  with matchable as (
+    select batch_leads.*
+    from batch_leads
+    where batch_leads.lead_found and batch_leads.gap_reason <> 'resolved'
+  ),
+  phone_pairs as (
+    select matchable.lead_id, 1 as rule_no, idx.driver_id, idx.park_id, null::numeric as similarity
+    from matchable
+    join canon.drivers_index as idx on idx.phone_norm = matchable.phone_norm
+    where matchable.phone_norm is not null
+  ),
+  plate_pairs as (
+    select matchable.lead_id, idx.driver_id, idx.park_id,
+           canon.name_similarity(matchable.name_tokens, idx.name_tokens) as similarity,
+           (matchable.lead_date is not null
+            and (idx.hire_date is null
+                 or idx.hire_date between matchable.lead_date + window_before and matchable.lead_date + window_after)) as in_window
+    from matchable
+    join canon.drivers_index as idx on idx.plate_norm = matchable.plate_norm
+    where matchable.plate_norm is not null
+  ),
+  plate_rules as (
+    select plate_pairs.*, bool_or(plate_pairs.in_window) over (partition by plate_pairs.lead_id) as window_has_driver
+    from plate_pairs
+  ),
+  all_pairs as (
+    select phone_pairs.* from phone_pairs
+    union all
+    select plate_rules.lead_id, case when plate_rules.window_has_driver then 2 else 3 end, plate_rules.driver_id,
+           plate_rules.park_id, plate_rules.similarity
+    from plate_rules
+    where plate_rules.in_window or not plate_rules.window_has_driver
+  ),
+  parked as (
+    select all_pairs.*,
+           coalesce(bool_or(all_pairs.park_id = target_park) over (partition by all_pairs.lead_id, all_pairs.rule_no), false) as rule_has_target_park
+    from all_pairs
+  )
+  select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
+         null::uuid as driver_person_key,
+         null::text as candidate_person
+  from parked
+  where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
+end
+$$;
+comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found, from pg_temp.batch_leads. Internal: called inside the batch transaction only.';

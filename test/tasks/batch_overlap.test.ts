@@ -1,0 +1,118 @@
+/**
+ * Two batches in flight (the runner's two lanes): one batch matches while
+ * another writes. These tests force the interleaving: batch A has written and
+ * holds the batch lock, batch B has matched on the state before A's writes and
+ * waits for the lock; then A commits. B must decide on the state as of the
+ * lock, not on what it read while matching.
+ */
+import type pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.js';
+import { driverPerson, insertDriver, insertLead, jobOf, linkOf, refreshIndex, resetData } from '../support/fixtures.js';
+import { expectInvariants } from '../support/invariants.js';
+
+const db = await useTestDatabase();
+
+beforeEach(async () => {
+  await resetData(db.pool);
+});
+afterEach(async () => {
+  await expectInvariants(db.pool);
+});
+
+/** A run with `leads` queued in that order; opened and closed on one session, which holds the run's lock. */
+async function withRunOf(leads: string[], fn: (runId: number) => Promise<void>): Promise<void> {
+  const runClient = await db.pool.connect();
+  try {
+    const runId = Number((await runClient.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+    for (const [i, lead] of leads.entries()) {
+      await runClient.query('insert into ops.recovery_queue (run_id, seq, lead_id) values ($1, $2, $3)', [runId, i + 1, lead]);
+    }
+    await fn(runId);
+    await runClient.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+  } finally {
+    runClient.release();
+  }
+}
+
+/** Waits until `pid` is blocked on an advisory lock (batch B has matched and wants to write). */
+async function waitForLockWait(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const { rows } = await db.pool.query(`select 1 from pg_locks where pid = $1 and locktype = 'advisory' and not granted`, [pid]);
+    if (rows.length > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`backend ${pid} never waited for the batch lock`);
+}
+
+/**
+ * Batch A (seq 1) runs to its end without committing; batch B (seq 2) starts,
+ * matches, and blocks on the lock; A commits; B finishes and commits.
+ */
+async function overlap(runId: number): Promise<{ b: Record<string, number> }> {
+  const a: pg.PoolClient = await db.pool.connect();
+  const b: pg.PoolClient = await db.pool.connect();
+  try {
+    await a.query('begin');
+    await a.query('select * from ops.process_identity_batch($1, 1, 1)', [runId]);
+    const bPid = (await b.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    await b.query('begin');
+    const bDone = b.query('select * from ops.process_identity_batch($1, 2, 2)', [runId]);
+    await waitForLockWait(bPid);
+    await a.query('commit');
+    const { rows } = await bDone;
+    await b.query('commit');
+    return { b: rows[0] };
+  } finally {
+    a.release();
+    b.release();
+  }
+}
+
+describe('process_identity_batch with two batches in flight', () => {
+  it('a driver given a person by the batch that wrote first is that person for the waiting batch: one person, both leads linked to it', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000501', full_name: 'SALAS RIOS JUAN' });
+    const first = await insertLead(db.pool, { park_phone: '987000501', lead_created_at: '2026-10-01 09:00:00' });
+    const second = await insertLead(db.pool, { park_phone: '987000501', lead_created_at: '2026-10-05 09:00:00' });
+    await refreshIndex(db.pool);
+    await withRunOf([first, second], async (runId) => {
+      const { b } = await overlap(runId);
+      expect(b).toMatchObject({ processed: 1, matched: 1, failed: 0 });
+      const person = await driverPerson(db.pool, 'd1');
+      expect((await linkOf(db.pool, first))?.person_key).toBe(person);
+      expect((await linkOf(db.pool, second))?.person_key).toBe(person);
+      const persons = await db.pool.query(`select count(*)::int as n from canon.identity_registry`);
+      expect(persons.rows[0].n).toBe(1);
+      const origin = await db.pool.query('select origin_source_id from canon.identity_origin where person_key = $1', [person]);
+      expect(origin.rows[0].origin_source_id).toBe(first);
+      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided from ops.job_runs where id = $1`, [runId]);
+      expect(run.rows[0].redecided).toBe(1);
+    });
+  });
+
+  it('a lead the other batch linked meanwhile (a second run over the same lead) is skipped, not reported as a conflicting link', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000502', full_name: 'SALAS RIOS ANA' });
+    const lead = await insertLead(db.pool, { park_phone: '987000502' });
+    await refreshIndex(db.pool);
+    await withRunOf([lead, lead], async (runId) => {
+      const { b } = await overlap(runId);
+      expect(b).toMatchObject({ processed: 1, matched: 0, skipped: 1, failed: 0, pending: 0 });
+      expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'matched', match_rule: 'R1_PHONE_EXACT', attempt_count: 1, fail_reason: null });
+    });
+  });
+
+  it('a batch whose state nobody changed meanwhile decides once', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000503', full_name: 'SALAS RIOS EVA' });
+    await insertDriver(db.pool, { driver_id: 'd2', phone: '51987000504', full_name: 'VERA RIOS LUZ' });
+    const one = await insertLead(db.pool, { park_phone: '987000503' });
+    const two = await insertLead(db.pool, { park_phone: '987000504' });
+    await refreshIndex(db.pool);
+    await withRunOf([one, two], async (runId) => {
+      const { b } = await overlap(runId);
+      expect(b).toMatchObject({ processed: 1, matched: 1 });
+      expect((await linkOf(db.pool, two))?.person_key).toBe(await driverPerson(db.pool, 'd2'));
+      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided from ops.job_runs where id = $1`, [runId]);
+      expect(run.rows[0].redecided).toBe(0);
+    });
+  });
+});
