@@ -52,7 +52,8 @@ begin
            else 'named'
          end as verdict
   from per_rule;
-  analyze batch_rules;
+  /* Statistics on the columns joined and filtered on only: analysing the jsonb columns cost more than the steps they serve. */
+  analyze batch_rules (lead_id, rule_no, verdict, top_person);
 
   /*
    * 4. One decision per lead. Rules that name a person must agree; an ambiguous
@@ -163,7 +164,7 @@ begin
   where decisions.decision = 'REPAIR' or (decisions.decision = 'LINK' and decisions.named_person not like 'driver:%');
   /* With person_key filled in, fresh statistics keep the origin step on the person_key index
      (stale ones made it read every lead link per person: batches slowed as links grew). */
-  analyze batch_decisions;
+  analyze batch_decisions (lead_id, decision, person_key, named_person, matched_driver_id);
 end
 $$;
 comment on function ops.batch_decide(numeric, numeric) is 'Steps 3 to 5 of ops.process_identity_batch: (re)creates pg_temp.batch_rules (a verdict per lead and rule), pg_temp.batch_decisions (a decision per lead and its person) and pg_temp.batch_new_persons (a new person per unlinked driver a link names). Internal: called inside the batch transaction only.';
