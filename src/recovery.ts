@@ -131,6 +131,14 @@ export async function runRecovery(
   let failed = false;
   /* One lane: takes the next range of the queue until none is left; two lanes share the counter. */
   const lane = async (laneClient: pg.ClientBase): Promise<void> => {
+    try {
+      await laneLoop(laneClient);
+    } catch (e) {
+      failed = true; // the other lane stops after its batch in flight
+      throw e;
+    }
+  };
+  const laneLoop = async (laneClient: pg.ClientBase): Promise<void> => {
     while (next <= candidates && !failed) {
       if (hooks.shouldStop?.()) {
         if (!stopped) log.warn({ event: 'recovery.stopped', done: totals.processed, candidates }, 'Recovery stopped between batches (shutdown)');
@@ -142,12 +150,7 @@ export async function runRecovery(
       const to = Math.min(from + batchSize - 1, candidates);
       const t = Date.now();
       const counts = zero();
-      try {
-        errors += await processRange(laneClient, runId, from, to, counts, log);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
+      errors += await processRange(laneClient, runId, from, to, counts, log);
       batch += 1;
       for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
       const ms = Date.now() - t;
@@ -160,12 +163,18 @@ export async function runRecovery(
       await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
     }
   };
+  let secondStarted = false;
   if (hooks.secondConnection && batches > 1) {
     const lanes = await Promise.allSettled([
       lane(client),
       hooks.secondConnection(async (second) => {
+        secondStarted = true;
         await second.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
         await lane(second);
+      }).catch((e: unknown) => {
+        if (secondStarted) throw e;
+        // No second connection to be had: the run's own lane does every batch.
+        log.warn({ event: 'recovery.second_lane_unavailable', error: (e as Error).message }, 'No second connection: batches run one at a time');
       }),
     ]);
     const rejected = lanes.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -242,6 +251,20 @@ async function splitRecovery(
     }
   } finally {
     await client.query(`select graphile_worker.remove_job(keys.job_key) from (${jobKeys}) as keys`, [BATCH_TASK, runId, batchSize, candidates]).catch(() => undefined);
+  }
+  // A batch job still running (it took a range the planner also did: it ends with nothing to do) finishes before the
+  // run does, so the run's counts are final and no job of it is cut off by a shutdown that follows the run. Bounded.
+  // (remove_job clears the key of a locked job, so it is found by its payload, which the public jobs view lacks.)
+  for (let waited = 0; waited < 60_000; waited += 100) {
+    const { rows: running } = await client.query<{ n: number }>(
+      `select count(*)::int as n
+         from graphile_worker._private_jobs as jobs
+         join graphile_worker._private_tasks as tasks on tasks.id = jobs.task_id
+        where tasks.identifier = $1 and jobs.locked_at is not null and (jobs.payload ->> 'run_id')::bigint = $2::bigint`,
+      [BATCH_TASK, runId],
+    );
+    if (running[0]!.n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
   }
   const { rows } = await client.query<BatchCounts & { errors: number }>(
     `select runs.processed, runs.matched, runs.failed, runs.pending, runs.skipped,

@@ -175,7 +175,6 @@ begin
   end if;
   step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
-  step_started := clock_timestamp();
 
   /* 5. New persons (chosen with the decisions, in ops.batch_decide) and their driver links. */
   insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
