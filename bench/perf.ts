@@ -76,6 +76,8 @@ interface SizeResult {
   recovery_leads_per_s: number;
   recovery_peak_rss_mb: number;
   recovery_step_ms: Record<string, number>;
+  /** Batches that took their decisions again under the lock because a batch committed meanwhile changed their state. */
+  redecided_batches: number;
   plan_ms: number;
   second_recovery_ms: number;
   snapshot_ms: number;
@@ -146,6 +148,7 @@ try {
         recovery_leads_per_s: Math.round((pipe.recovery.processed * 1000) / pipe.timings_ms.recovery!),
         recovery_peak_rss_mb: peakMb,
         recovery_step_ms: runStats.step_ms ?? {},
+        redecided_batches: Number(runStats.redecided_batches ?? 0),
         plan_ms: pipe.recovery.planMs,
         second_recovery_ms: secondMs,
         snapshot_ms: pipe.timings_ms.snapshot!,
@@ -278,9 +281,9 @@ const lines = [
   '',
   '## Where the recovery time goes (sum of per-batch step times, s)',
   '',
-  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan |`,
-  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|`,
-  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} |`),
+  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | batches decided again under the lock |`,
+  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|`,
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.redecided_batches} of ${Math.ceil(r.leads / batchSize)} |`),
   '',
 ];
 if (baseline) {
