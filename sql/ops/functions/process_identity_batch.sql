@@ -44,7 +44,8 @@ declare
   backoff_cap integer := ops.setting_integer('retry_backoff_cap_minutes');
   counts record;
   lead_changes record;
-  person_changes integer;
+  /* The batch took its decisions again under the lock (a batch committed meanwhile changed its leads or drivers). */
+  redecided boolean;
   /* The newest link and origin change committed before matching starts: what batches commit later is re-checked. */
   links_seen bigint;
   history_seen bigint;
@@ -166,11 +167,12 @@ begin
   if lead_changes.matchability_changed > 0 then
     perform ops.batch_find_candidates(target_park, window_before, window_after);
     perform ops.batch_candidate_persons();
-    person_changes := 1;
+    redecided := true;
   else
-    person_changes := ops.batch_candidate_persons(coalesce(changed_drivers, '{}'));
+    redecided := ops.batch_candidate_persons(coalesce(changed_drivers, '{}')) > 0;
+    redecided := redecided or lead_changes.changed > 0 or gone_leads > 0;
   end if;
-  if lead_changes.changed > 0 or person_changes > 0 or gone_leads > 0 then
+  if redecided then
     perform ops.batch_decide(threshold, margin);
   end if;
   step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
@@ -378,7 +380,7 @@ begin
                   select jsonb_object_agg(reasons.decision, coalesce((runs.stats -> 'reasons' ->> reasons.decision)::integer, 0) + reasons.n)
                   from (select decisions.decision, count(*) as n from batch_decisions as decisions group by decisions.decision) as reasons), '{}'::jsonb))
               || jsonb_build_object('redecided_batches', coalesce((runs.stats ->> 'redecided_batches')::integer, 0)
-                                                         + case when lead_changes.changed > 0 or person_changes > 0 or gone_leads > 0 then 1 else 0 end)
+                                                         + case when redecided then 1 else 0 end)
   where runs.id = p_run_id;
 
   delete from ops.recovery_queue as queue
