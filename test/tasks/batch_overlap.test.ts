@@ -39,19 +39,22 @@ async function withRunOf(leads: string[], fn: (runId: number) => Promise<void>):
   }
 }
 
-/** Waits until `pid` is blocked on an advisory lock (batch B has matched and wants to write). */
+/**
+ * Waits until `pid` is blocked on a lock: the batch lock (batch B has matched and wants to write), or a row batch A
+ * wrote and has not committed (B writes the links of its leads to its new persons before the batch lock).
+ */
 async function waitForLockWait(pid: number): Promise<void> {
   for (let i = 0; i < 200; i += 1) {
-    const { rows } = await db.pool.query(`select 1 from pg_locks where pid = $1 and locktype = 'advisory' and not granted`, [pid]);
+    const { rows } = await db.pool.query(`select 1 from pg_locks where pid = $1 and not granted`, [pid]);
     if (rows.length > 0) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`backend ${pid} never waited for the batch lock`);
+  throw new Error(`backend ${pid} never waited for a lock batch A holds`);
 }
 
 /**
  * Batch A (seq 1) runs to its end without committing; batch B (seq 2) starts,
- * matches, and blocks on the lock; A commits; B finishes and commits.
+ * matches, and blocks on a lock A holds; A commits; B finishes and commits.
  */
 async function overlap(runId: number): Promise<{ b: Record<string, number> }> {
   const a: pg.PoolClient = await db.pool.connect();

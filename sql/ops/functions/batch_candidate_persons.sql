@@ -1,12 +1,12 @@
 /*
  * The person each driver in pg_temp.batch_candidates stands for: a driver
  * already linked to a person stands for that person; an unlinked driver for a
- * new person of its own ('driver:<id>'). ops.process_identity_batch calls it
- * for every driver while matching (without the batch lock) and, once it holds
- * the lock, again for the drivers p_driver_ids that batches committed meanwhile
+ * new person of its own ('driver:<id>'). ops.batch_find_candidates reads it
+ * with the candidates while matching; once the batch holds the lock, this
+ * reads it again for the drivers p_driver_ids that batches committed meanwhile
  * linked to a person. Returns how many candidate rows changed.
  */
-create or replace function ops.batch_candidate_persons(p_driver_ids text[] default null)
+create or replace function ops.batch_candidate_persons(p_driver_ids text[])
 returns integer
 language plpgsql
 volatile
@@ -18,7 +18,7 @@ begin
   with drivers as (
     select distinct batch_candidates.driver_id
     from batch_candidates
-    where p_driver_ids is null or batch_candidates.driver_id = any (p_driver_ids)
+    where batch_candidates.driver_id = any (p_driver_ids)
   ),
   current_person as (
     select drivers.driver_id, driver_links.person_key
@@ -40,4 +40,4 @@ begin
   return changed;
 end
 $$;
-comment on function ops.batch_candidate_persons(text[]) is 'Sets the person each driver of pg_temp.batch_candidates (all, or those of p_driver_ids) stands for (its linked person, else ''driver:<id>''); returns how many rows changed. Internal: called inside the batch transaction only.';
+comment on function ops.batch_candidate_persons(text[]) is 'Sets again the person the drivers p_driver_ids of pg_temp.batch_candidates stand for (its linked person, else ''driver:<id>''); returns how many rows changed. Internal: called inside the batch transaction only.';

@@ -4,8 +4,9 @@
  * into pg_temp.batch_candidates. Plate pairs are computed once: R3 keeps the
  * drivers inside the hire-date window (lead date known), R3B takes every driver
  * on the plate but only for leads where R3 found nobody on the plate inside the
- * window. Which person a driver stands for is left to
- * ops.batch_candidate_persons, which runs again under the batch lock.
+ * window. Each driver comes with the person it stands for as read now;
+ * ops.batch_candidate_persons reads it again under the batch lock for the
+ * drivers batches linked meanwhile.
  */
 create or replace function ops.batch_find_candidates(target_park text, window_before integer, window_after integer)
 returns void
@@ -30,7 +31,8 @@ begin
   ),
   plate_pairs as (
     select matchable.lead_id, idx.driver_id, idx.park_id,
-           canon.name_similarity(matchable.name_tokens, idx.name_tokens) as similarity,
+           /* The lead's name tokens per plate pair, not per lead: at 1M leads there are ~470,000 plate pairs. */
+           canon.name_similarity(canon.name_tokens(matchable.lead_name), idx.name_tokens) as similarity,
            (matchable.lead_date is not null
             and (idx.hire_date is null
                  or idx.hire_date between matchable.lead_date + window_before and matchable.lead_date + window_after)) as in_window
@@ -55,11 +57,14 @@ begin
            coalesce(bool_or(all_pairs.park_id = target_park) over (partition by all_pairs.lead_id, all_pairs.rule_no), false) as rule_has_target_park
     from all_pairs
   )
+  /* The person a driver stands for: its linked person, else a new person of its own (as in ops.batch_candidate_persons). */
   select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
-         null::uuid as driver_person_key,
-         null::text as candidate_person
+         driver_links.person_key as driver_person_key,
+         coalesce(driver_links.person_key::text, 'driver:' || parked.driver_id) as candidate_person
   from parked
+  left join canon.identity_links as driver_links
+    on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
   where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
 end
 $$;
-comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found, from pg_temp.batch_leads. Internal: called inside the batch transaction only.';
+comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found (with the person the driver stands for), from pg_temp.batch_leads. Internal: called inside the batch transaction only.';

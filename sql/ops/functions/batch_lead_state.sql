@@ -1,40 +1,23 @@
 /*
- * The gap state of the batch's leads (pg_temp.batch_leads): the person a lead
- * is linked to, that person's origin and the gap reason, read from the shared
- * tables now. ops.process_identity_batch calls it for every lead while matching
- * (without the batch lock) and, once it holds the lock, again for the leads
- * p_lead_ids that batches committed meanwhile may have changed. Only rows whose
- * state changed are written. Returns how many leads changed, and how many of
- * them went in or out of the resolved state (their candidates must be found again).
+ * The gap state of the leads p_lead_ids of the batch (pg_temp.batch_leads),
+ * read again from the shared tables (ops.lead_gap_state): the batch's leads
+ * statement reads every lead's state while matching; once the batch holds the
+ * lock, this reads again the leads that batches committed meanwhile may have
+ * changed. Only rows whose state changed are written. Returns how many leads
+ * changed, and how many of them went in or out of the resolved state (their
+ * candidates must be found again).
  */
-create or replace function ops.batch_lead_state(p_lead_ids text[] default null, out changed integer, out matchability_changed integer)
+create or replace function ops.batch_lead_state(p_lead_ids text[], out changed integer, out matchability_changed integer)
 language plpgsql
 volatile
 set search_path = pg_catalog, public
 as $$
 begin
   with current_state as (
-    select batch_leads.lead_id,
-           batch_leads.gap_reason as old_gap_reason,
-           lead_links.person_key as linked_person_key,
-           origins.origin_tag,
-           origins.origin_source_id,
-           origins.decided_by as origin_decided_by,
-           case
-             when not batch_leads.lead_found then null
-             when lead_links.person_key is null then 'no_identity'
-             when origins.person_key is null or origins.origin_tag <> 'cabinet_lead' then 'no_origin'
-             when origin_links.person_key is distinct from lead_links.person_key then 'inconsistent_origin'
-             else 'resolved'
-           end as gap_reason
+    select batch_leads.lead_id, batch_leads.gap_reason as old_gap_reason, state.*
     from batch_leads
-    left join canon.identity_links as lead_links
-      on lead_links.source_table = 'module_ct_cabinet_leads' and lead_links.source_pk = batch_leads.lead_id
-    left join canon.identity_origin as origins on origins.person_key = lead_links.person_key
-    left join canon.identity_links as origin_links
-      on origin_links.source_table = 'module_ct_cabinet_leads' and origin_links.source_pk = origins.origin_source_id
-         and origins.origin_tag = 'cabinet_lead'
-    where p_lead_ids is null or batch_leads.lead_id = any (p_lead_ids)
+    cross join lateral ops.lead_gap_state(batch_leads.lead_id, batch_leads.lead_found) as state
+    where batch_leads.lead_id = any (p_lead_ids)
   ),
   updated as (
     update batch_leads
@@ -57,4 +40,4 @@ begin
   from updated;
 end
 $$;
-comment on function ops.batch_lead_state(text[]) is 'Sets the gap state (linked person, origin, gap_reason) of the leads in pg_temp.batch_leads (all, or those of p_lead_ids) from the shared tables; returns how many leads changed and how many went in or out of resolved. Internal: called inside the batch transaction only.';
+comment on function ops.batch_lead_state(text[]) is 'Reads again the gap state (linked person, origin, gap_reason) of the leads p_lead_ids of pg_temp.batch_leads from the shared tables; returns how many leads changed and how many went in or out of resolved. Internal: called inside the batch transaction only.';

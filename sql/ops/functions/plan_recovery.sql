@@ -7,7 +7,8 @@
  *   - the drivers index content changed after its last attempt (new evidence: also re-opens failed leads).
  * Pending job rows whose lead was deleted are due too (they end LEAD_NOT_FOUND),
  * unless a filter on the lead's gap restricts the run.
- * Queue rows of runs that are no longer running (a killed process) are cleared first.
+ * Queue rows of runs that are no longer running (a killed process) are cleared first;
+ * a lead still queued by a running run is left to it.
  */
 create or replace function ops.plan_recovery(
   p_run_id bigint,
@@ -35,6 +36,9 @@ begin
     raise exception 'gap_reason must be no_identity, no_origin or inconsistent_origin (got %)', p_gap_reason using errcode = 'invalid_parameter_value';
   end if;
 
+  /* One plan at a time, so two runs planning at once cannot both take a lead. */
+  perform pg_advisory_xact_lock(hashtextextended('idgap.plan_recovery', 0));
+
   delete from ops.recovery_queue as queue
   where not exists (select 1 from ops.job_runs as runs where runs.id = queue.run_id and runs.state = 'running');
 
@@ -55,15 +59,18 @@ begin
     from gap
     left join ops.identity_matching_jobs as jobs
       on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = gap.lead_id
-    where jobs.id is null
+    where (jobs.id is null
        or jobs.status in ('matched', 'skipped')
        or (jobs.status = 'pending' and coalesce(jobs.next_attempt_at, '-infinity') <= now())
-       or jobs.last_attempt_at < index_changed_at
+       or jobs.last_attempt_at < index_changed_at)
+      /* A lead queued by another running run is that run's: a recovery batch writes its lead's rows without waiting for others. */
+      and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = gap.lead_id)
   ),
   vanished as (
     select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank
     from ops.identity_matching_jobs as jobs
     where jobs.status = 'pending'
+      and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = jobs.source_id)
       and p_risk_level is null and p_gap_reason is null and p_date_from is null and p_date_to is null
       and not exists (
         select 1 from public.module_ct_cabinet_leads as cabinet_leads

@@ -2,23 +2,34 @@
  * The recovery of one batch: the leads of ops.recovery_queue with
  * p_from_seq <= seq <= p_to_seq, in set-based statements (no loop over leads).
  *
+ * The batch first takes its queue rows (deletes them: a batch given the same
+ * range waits for this one, then finds nothing left).
  * Matching, without the batch lock (it only reads shared tables):
- *   batch_leads       the leads, their normalised keys and their gap state (ops.batch_lead_state)
- *   batch_candidates  drivers found by each rule after the target-park filter (ops.batch_find_candidates),
- *                     as persons (ops.batch_candidate_persons)
- *   batch_rules, batch_decisions  a verdict per lead and rule, a decision per lead (ops.batch_decide)
- * Writing, under a transaction-level advisory lock shared by the batches of all runs:
- *   batches write links and origin history only under it, so ids above the
- *   newest ones seen before matching are exactly what batches committed
- *   meanwhile; the leads and drivers they touch get their state and person read
- *   again, and if any changed the decisions are taken again (the candidates
- *   found again too for a lead that went in or out of resolved).
- *   Then new persons and their driver links, lead links, origins (with
- *   history), job rows, the run's counts; the batch's queue rows go.
- * So one batch's matching overlaps another's writing (the runner keeps two
- * batches in flight), and what is written is decided on the state as of the
- * lock: two runs over the same leads cannot link a lead twice or create a
- * second person for a driver; the later one finds the lead resolved and skips it.
+ *   batch_leads       the leads, their normalised keys and their gap state (ops.lead_gap_state)
+ *   batch_candidates  drivers found by each rule after the target-park filter, and the
+ *                     person each stands for (ops.batch_find_candidates)
+ *   batch_rules, batch_decisions, batch_new_persons
+ *                     a verdict per lead and rule, a decision per lead, a new person
+ *                     per unlinked driver a link names (ops.batch_decide)
+ * Writing what nobody else can see or touch, still without the lock: the new
+ * persons, the links of leads to them, their origins and history. No other
+ * batch can name a person it cannot see, and the leads are the batch's own
+ * (a run's batches take disjoint queue rows; ops.plan_recovery gives no lead
+ * to two running runs).
+ * Writing the rest under a transaction-level advisory lock shared by the
+ * batches of all runs: driver links, links to existing persons and their
+ * origins are written only under it, so ids above the newest ones seen before
+ * matching are exactly what batches committed meanwhile (a batch's own rows
+ * written before the lock are left out); the leads and drivers they touch get
+ * their state and person read again. If anything changed, the rows written
+ * before the lock are deleted again, the decisions taken again where they
+ * changed, and everything is written under the lock. Then the job rows and
+ * the run's counts.
+ * So one batch's matching and first writes overlap another's locked writes
+ * (the runner keeps two batches in flight), and what is linked to a driver or
+ * an existing person is decided on the state as of the lock: two batches
+ * cannot create two persons for one driver, and a lead linked meanwhile is
+ * found resolved and skipped.
  *
  * The caller runs it in one transaction, so a batch commits whole or not at all.
  */
@@ -51,39 +62,43 @@ declare
   history_seen bigint;
   changed_leads text[];
   changed_drivers text[];
-  queued_rows integer;
-  gone_leads integer := 0;
+  /* The new persons, their lead links, origins and history were written before the lock (and still stand). */
+  prewritten boolean := false;
+  /* Leads whose link could not be written before the lock: someone linked them meanwhile. */
+  link_conflicts text[];
   /* Milliseconds per step, summed into the run's stats.step_ms: where the time goes, per run. */
   step_started timestamptz := clock_timestamp();
   step_ms jsonb := '{}';
 begin
-  /* Batches write links and origin history only under the lock, so their ids grow in commit order. */
+  /* What the re-check under the lock is measured from: batches write driver links, and the links and origin
+     history of existing persons, only under the lock, so those ids grow in commit order. */
   select coalesce(max(links.id), 0) into links_seen from canon.identity_links as links;
   select coalesce(max(history.id), 0) into history_seen from canon.identity_origin_history as history;
 
-  select count(*)::integer into queued_rows
-  from ops.recovery_queue as queue
-  where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq;
-
-  drop table if exists pg_temp.batch_leads, pg_temp.batch_candidates, pg_temp.batch_rules,
+  drop table if exists pg_temp.batch_queue, pg_temp.batch_leads, pg_temp.batch_candidates, pg_temp.batch_rules,
                        pg_temp.batch_decisions, pg_temp.batch_new_persons, pg_temp.batch_origin_plan;
+
+  /* 0. The range's queue rows are the batch's: deleted now, back if the batch rolls back. */
+  create temp table batch_queue (seq integer not null, lead_id text not null) on commit drop;
+  with taken as (
+    delete from ops.recovery_queue as queue
+    where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq
+    returning queue.seq, queue.lead_id
+  )
+  insert into batch_queue (seq, lead_id)
+  select taken.seq, taken.lead_id from taken;
 
   /* 1. The leads, with keys normalised by the same functions as the drivers index, and their gap state. */
   create temp table batch_leads on commit drop as
-  with queued as (
-    select queue.seq, queue.lead_id
-    from ops.recovery_queue as queue
-    where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq
-  ),
-  found as (
-    select distinct on (queued.lead_id)
-           queued.seq, queued.lead_id, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
+  with found as (
+    select distinct on (batch_queue.lead_id)
+           batch_queue.seq, batch_queue.lead_id, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
            cabinet_leads.park_phone, cabinet_leads.asset_plate_number,
            concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) as lead_name
-    from queued
+    from batch_queue
     left join public.module_ct_cabinet_leads as cabinet_leads
-      on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = queued.lead_id
-    order by queued.lead_id, (cabinet_leads.external_id is not null) desc, queued.seq
+      on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = batch_queue.lead_id
+    order by batch_queue.lead_id, (cabinet_leads.external_id is not null) desc, batch_queue.seq
   )
   select found.seq,
          found.lead_id,
@@ -92,22 +107,22 @@ begin
          found.lead_created_at::date as lead_date,
          canon.norm_phone(found.park_phone, country_code) as phone_norm,
          canon.norm_plate(found.asset_plate_number) as plate_norm,
-         canon.name_tokens(found.lead_name) as name_tokens,
-         null::uuid as linked_person_key,
-         null::text as origin_tag,
-         null::text as origin_source_id,
-         null::text as origin_decided_by,
-         null::text as gap_reason
-  from found;
-  perform ops.batch_lead_state();
-  /* Statistics on the columns joined and filtered on only (the name token arrays are costly to analyse and never joined). */
+         /* The raw name stays inside the batch's temporary tables; its tokens are computed only against a plate candidate. */
+         found.lead_name,
+         state.linked_person_key,
+         state.origin_tag,
+         state.origin_source_id,
+         state.origin_decided_by,
+         state.gap_reason
+  from found
+  cross join lateral ops.lead_gap_state(found.lead_id, found.lead_pk is not null) as state;
+  /* Statistics on the columns joined and filtered on only (the names are costly to analyse and never joined). */
   analyze batch_leads (lead_id, lead_found, gap_reason, phone_norm, plate_norm, linked_person_key);
   step_ms := step_ms || jsonb_build_object('leads', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
   /* 2. Candidates per rule, as persons. */
   perform ops.batch_find_candidates(target_park, window_before, window_after);
-  perform ops.batch_candidate_persons();
   analyze batch_candidates (lead_id, rule_no, driver_id, candidate_person);
   step_ms := step_ms || jsonb_build_object('candidates', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
@@ -117,23 +132,37 @@ begin
   step_ms := step_ms || jsonb_build_object('decisions', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* The writes, one batch at a time: wait for the lock, then decide again on what changed meanwhile. */
+  /*
+   * 5. Before the lock, what only this batch can see: its new persons, the links
+   * of its leads to them, their origins (the earliest of those leads) and history.
+   * A lead linked meanwhile by someone else (the insert waits for them) is
+   * noted, and read again under the lock.
+   */
+  insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
+  select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
+  from batch_new_persons as new_persons
+  order by new_persons.person_key;
+
+  /* A plain insert (an upsert's conflict check costs ~4 us a row); if someone linked one of the leads, the batch's
+     insert is undone and the upsert writes the others and names those. */
+  begin
+    perform ops.batch_new_person_links(p_run_id, target_park, false);
+  exception when unique_violation then
+    link_conflicts := ops.batch_new_person_links(p_run_id, target_park, true);
+  end;
+  perform ops.batch_new_person_origins(p_run_id);
+  prewritten := true;
+  step_ms := step_ms || jsonb_build_object('new_persons', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
+
+  /* The rest, one batch at a time: wait for the lock, then look again at what changed meanwhile. */
   perform pg_advisory_xact_lock(hashtextextended('idgap.recovery_batch', 0));
   step_ms := step_ms || jsonb_build_object('lock_wait', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* Leads another batch of the run took meanwhile (a split run's planner and a batch job on one range) are its. */
-  if (select count(*) from ops.recovery_queue as queue
-      where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq) < queued_rows then
-    delete from batch_leads
-    where not exists (select 1 from ops.recovery_queue as queue where queue.run_id = p_run_id and queue.seq = batch_leads.seq);
-    get diagnostics gone_leads = row_count;
-    delete from batch_candidates
-    where not exists (select 1 from batch_leads where batch_leads.lead_id = batch_candidates.lead_id);
-  end if;
-
   /*
-   * What batches committed since matching started: their links, and the persons whose links or origin changed.
+   * What batches committed since matching started: their links, and the persons whose links or origin changed
+   * (this batch's own rows, written before the lock for its new persons, left out).
    * Dynamic SQL, so it is planned for the ids at hand (a generic plan guesses a third of the table above $1);
    * joins, not IN (sub-select): a sub-plan the planner does not hash is scanned once per row.
    */
@@ -141,7 +170,8 @@ begin
   with new_links as (
     select links.source_table, links.source_pk, links.person_key
     from canon.identity_links as links
-    where links.id > $1
+    left join batch_new_persons as own on own.person_key = links.person_key
+    where links.id > $1 and own.person_key is null
   ),
   changed_persons as (
     select new_links.person_key from new_links where new_links.source_table = 'module_ct_cabinet_leads'
@@ -155,34 +185,42 @@ begin
                 union
                 select batch_leads.lead_id
                 from batch_leads
-                join changed_persons on changed_persons.person_key = batch_leads.linked_person_key) as changed),
+                join changed_persons on changed_persons.person_key = batch_leads.linked_person_key
+                union
+                select conflicts.lead_id from unnest($3::text[]) as conflicts (lead_id)) as changed),
          (select array_agg(distinct batch_candidates.driver_id)
           from batch_candidates
           join new_links on new_links.source_table = 'drivers' and new_links.source_pk = batch_candidates.driver_id)
   $recheck$
   into changed_leads, changed_drivers
-  using links_seen, history_seen;
+  using links_seen, history_seen, coalesce(link_conflicts, '{}');
 
-  lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
-  if lead_changes.matchability_changed > 0 then
-    perform ops.batch_find_candidates(target_park, window_before, window_after);
-    perform ops.batch_candidate_persons();
-    redecided := true;
-  else
-    redecided := ops.batch_candidate_persons(coalesce(changed_drivers, '{}')) > 0;
-    redecided := redecided or lead_changes.changed > 0 or gone_leads > 0;
-  end if;
-  if redecided then
-    perform ops.batch_decide(threshold, margin);
+  if changed_leads is not null or changed_drivers is not null then
+    /* Something changed: the rows written before the lock go, and everything is written below, on the new state. */
+    perform ops.batch_undo_new_persons();
+    prewritten := false;
+    lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
+    if lead_changes.matchability_changed > 0 then
+      perform ops.batch_find_candidates(target_park, window_before, window_after);
+      redecided := true;
+    else
+      redecided := ops.batch_candidate_persons(coalesce(changed_drivers, '{}')) > 0;
+      redecided := redecided or lead_changes.changed > 0;
+    end if;
+    if redecided then
+      perform ops.batch_decide(threshold, margin);
+    end if;
   end if;
   step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* 5. New persons (chosen with the decisions, in ops.batch_decide) and their driver links. */
-  insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
-  select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
-  from batch_new_persons as new_persons
-  order by new_persons.person_key;
+  /* 6. The new persons (unless written before the lock) and their driver links. */
+  if not prewritten then
+    insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
+    select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
+    from batch_new_persons as new_persons
+    order by new_persons.person_key;
+  end if;
 
   insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
   select new_persons.person_key, 'drivers', new_persons.driver_id, 'DRIVER_MATCH', 100, 'HIGH',
@@ -191,10 +229,10 @@ begin
          p_run_id
   from batch_new_persons as new_persons
   order by new_persons.driver_id;
-  step_ms := step_ms || jsonb_build_object('new_persons', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_ms := step_ms || jsonb_build_object('driver_links', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
-  /* 6. Lead links. A lead linked meanwhile by someone else is not re-pointed: CONFLICTING_LINK. */
+  /* 7. Lead links not written yet. A lead linked meanwhile by someone else is not re-pointed: CONFLICTING_LINK. */
   with inserted as (
     insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
     select decisions.person_key, 'module_ct_cabinet_leads', decisions.lead_id, decisions.match_rule, decisions.match_score,
@@ -204,6 +242,7 @@ begin
            p_run_id
     from batch_decisions as decisions
     where decisions.decision = 'LINK'
+      and not (prewritten and exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key))
     order by decisions.lead_id
     on conflict (source_table, source_pk) do nothing
     returning source_pk
@@ -211,14 +250,19 @@ begin
   update batch_decisions as decisions
   set decision = 'CONFLICTING_LINK'
   where decisions.decision = 'LINK'
+    and not (prewritten and exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key))
     and not exists (select 1 from inserted where inserted.source_pk = decisions.lead_id);
+  if not prewritten then
+    perform ops.batch_new_person_origins(p_run_id);
+  end if;
 
   step_ms := step_ms || jsonb_build_object('lead_links', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
 
   /*
-   * 7. Origins of every person this batch linked or repairs: the earliest linked
-   * lead (lead_created_at, then lead_id). Inserted, corrected when it points
+   * 8. Origins of the existing persons this batch linked or repairs (a new
+   * person's origin is written with it): the earliest linked lead
+   * (lead_created_at, then lead_id). Inserted, corrected when it points
    * elsewhere, upgraded when its tag ranks lower; a manual origin is kept and a
    * lead it leaves in the gap is reported CONFLICTING_LINK.
    */
@@ -238,15 +282,6 @@ begin
     left join public.module_ct_cabinet_leads as cabinet_leads
       on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = links.source_pk
     order by links.person_key, cabinet_leads.lead_created_at asc nulls last, links.source_pk
-  ),
-  /* A person created by this batch has no links but this batch's: its earliest lead is among the decisions. */
-  earliest_new as (
-    select distinct on (decisions.person_key)
-           decisions.person_key, decisions.lead_id, decisions.lead_created_at, decisions.match_score, decisions.match_rule
-    from batch_decisions as decisions
-    join batch_new_persons as new_persons on new_persons.person_key = decisions.person_key
-    where decisions.decision = 'LINK'
-    order by decisions.person_key, decisions.lead_created_at asc nulls last, decisions.lead_id
   )
   select earliest_existing.*,
          origins.origin_tag as old_tag,
@@ -260,10 +295,7 @@ begin
            else 'origin_upgraded'
          end as action
   from earliest_existing
-  left join canon.identity_origin as origins on origins.person_key = earliest_existing.person_key
-  union all
-  select earliest_new.*, null, null, null, 'origin_created'
-  from earliest_new;
+  left join canon.identity_origin as origins on origins.person_key = earliest_existing.person_key;
 
   insert into canon.identity_origin (person_key, origin_tag, origin_source_id, origin_created_at, origin_confidence, decided_by, decided_at, evidence)
   select plan.person_key, 'cabinet_lead', plan.lead_id, plan.lead_created_at, plan.match_score, 'system', now(),
@@ -305,7 +337,7 @@ begin
   step_started := clock_timestamp();
 
   /*
-   * 8. Job rows, in one upsert: attempts, backoff (base * 2^(attempts-1) minutes,
+   * 9. Job rows, in one upsert: attempts, backoff (base * 2^(attempts-1) minutes,
    * capped) and the cut to failed at max attempts, computed from the attempt
    * count the row had (0 for a new row).
    */
@@ -351,7 +383,7 @@ begin
         match_rule = excluded.match_rule,
         last_run_id = excluded.last_run_id,
         updated_at = excluded.updated_at
-    /* A lead found resolved keeps the row of the run that matched it (a concurrent or earlier run). */
+    /* A lead found resolved keeps the row of the run that matched it (an earlier run). */
     where not (excluded.status = 'skipped' and jobs.status = 'matched')
     returning jobs.status
   )
@@ -382,9 +414,6 @@ begin
               || jsonb_build_object('redecided_batches', coalesce((runs.stats ->> 'redecided_batches')::integer, 0)
                                                          + case when redecided then 1 else 0 end)
   where runs.id = p_run_id;
-
-  delete from ops.recovery_queue as queue
-  where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq;
 
   return query select counts.processed, counts.matched, counts.failed, counts.pending, counts.skipped;
 end

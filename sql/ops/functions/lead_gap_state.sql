@@ -1,0 +1,35 @@
+/*
+ * The gap state of one lead, read from the shared tables now: the person it is
+ * linked to, that person's origin, and the gap reason (the rule of
+ * ops.v_identity_gap_analysis). Exactly one row; gap_reason is null for a lead
+ * that does not exist. A plain SQL function with no SET clause, so the planner
+ * inlines it into the caller's LATERAL join: three index probes per lead, in
+ * the batch's leads statement and in the re-check under the batch lock
+ * (ops.batch_lead_state), with no second copy of the rule.
+ */
+create or replace function ops.lead_gap_state(p_lead_id text, p_lead_found boolean)
+returns table (linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text)
+language sql
+stable
+parallel safe
+as $$
+  select lead_links.person_key,
+         origins.origin_tag,
+         origins.origin_source_id,
+         origins.decided_by,
+         case
+           when not p_lead_found then null
+           when lead_links.person_key is null then 'no_identity'
+           when origins.person_key is null or origins.origin_tag <> 'cabinet_lead' then 'no_origin'
+           when origin_links.person_key is distinct from lead_links.person_key then 'inconsistent_origin'
+           else 'resolved'
+         end
+  from (select) as one_row
+  left join canon.identity_links as lead_links
+    on lead_links.source_table = 'module_ct_cabinet_leads' and lead_links.source_pk = p_lead_id
+  left join canon.identity_origin as origins on origins.person_key = lead_links.person_key
+  left join canon.identity_links as origin_links
+    on origin_links.source_table = 'module_ct_cabinet_leads' and origin_links.source_pk = origins.origin_source_id
+       and origins.origin_tag = 'cabinet_lead'
+$$;
+comment on function ops.lead_gap_state(text, boolean) is 'The gap state of one lead now (linked person, its origin, gap_reason; null gap_reason for a lead that does not exist): one row, inlined into the recovery batch''s statements.';
