@@ -165,6 +165,29 @@ describe('fault isolation', () => {
 });
 
 describe('concurrency', () => {
+  it('plans no lead another running run has queued, and plans it again once that run has ended', async () => {
+    const leads = [
+      await insertLead(db.pool, { park_phone: '987000601' }),
+      await insertLead(db.pool, { park_phone: '987000602' }),
+      await insertLead(db.pool, { park_phone: '987000603' }),
+    ];
+    const start = async () => Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+    const plan = async (runId: number, limit: number | null = null) =>
+      (await db.pool.query('select ops.plan_recovery($1, $2) as n', [runId, limit])).rows[0].n as number;
+    const first = await start();
+    expect(await plan(first, 2)).toBe(2);
+    const second = await start();
+    // Only the lead the first run did not take: a batch writes its leads' rows without waiting for another run's.
+    expect(await plan(second)).toBe(1);
+    const queued = await db.pool.query('select run_id, lead_id from ops.recovery_queue order by run_id, seq');
+    expect(new Set(queued.rows.map((r) => r.lead_id))).toEqual(new Set(leads));
+    expect(queued.rows.filter((r) => Number(r.run_id) === first)).toHaveLength(2);
+    await db.pool.query(`select ops.finish_run($1, 'failed')`, [first]);
+    await db.pool.query(`select ops.finish_run($1, 'failed')`, [second]);
+    // The first run ended with its queue left: the next plan clears it and takes every lead again.
+    expect(await plan(await start())).toBe(3);
+  });
+
   it('two runs started together over the same 20,000 leads end in the state of one run, one link per lead', async () => {
     await seedBulk(20_000);
     // Reference: one run on a copy of the data, then reset the writes.
