@@ -113,9 +113,15 @@ begin
          state.origin_tag,
          state.origin_source_id,
          state.origin_decided_by,
-         state.gap_reason
+         state.gap_reason,
+         /* The lead's job row as it is: only this batch writes it now, so its new values are computed from these. */
+         jobs.id as job_id,
+         jobs.status as job_status,
+         coalesce(jobs.attempt_count, 0) as job_attempts
   from found
-  cross join lateral ops.lead_gap_state(found.lead_id, found.lead_pk is not null) as state;
+  cross join lateral ops.lead_gap_state(found.lead_id, found.lead_pk is not null) as state
+  left join ops.identity_matching_jobs as jobs
+    on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = found.lead_id;
   /* Statistics on the columns joined and filtered on only (the names are costly to analyse and never joined). */
   analyze batch_leads (lead_id, lead_found, gap_reason, phone_norm, plate_norm, linked_person_key);
   step_ms := step_ms || jsonb_build_object('leads', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
@@ -342,64 +348,20 @@ begin
   step_started := clock_timestamp();
 
   /*
-   * 9. Job rows, in one upsert: attempts, backoff (base * 2^(attempts-1) minutes,
-   * capped) and the cut to failed at max attempts, computed from the attempt
-   * count the row had (0 for a new row).
+   * 9. Job rows (ops.batch_job_rows), computed from the rows as read with the
+   * leads. A job row someone wrote meanwhile (possible only if two runs held the
+   * lead, which ops.plan_recovery prevents) fails the plain insert after its
+   * writer committed: the rows are read again and written once more.
    */
-  with upserted as (
-    insert into ops.identity_matching_jobs as jobs
-      (source_table, source_id, status, attempt_count, last_attempt_at, next_attempt_at, fail_reason, fail_detail,
-       matched_person_key, match_rule, last_run_id, created_at, updated_at)
-    select 'module_ct_cabinet_leads', decisions.lead_id,
-           case when outcome.status = 'pending' and 1 >= max_attempts then 'failed' else outcome.status end,
-           outcome.attempts,
-           now(),
-           case when outcome.status = 'pending' and 1 < max_attempts then now() + ops.retry_backoff(1, backoff_base, backoff_cap) end,
-           case when decisions.decision in ('LINK', 'REPAIR', 'SKIP') then null else decisions.decision end,
-           case decisions.decision
-             when 'CONFLICTING_LINK' then 'the lead or its person already has a link or origin that disagrees; not changed'
-             when 'LEAD_NOT_FOUND' then 'the lead no longer exists in public.module_ct_cabinet_leads'
-           end,
-           case when decisions.decision in ('LINK', 'REPAIR') then decisions.person_key end,
-           case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end,
-           p_run_id, now(), now()
-    from batch_decisions as decisions
-    cross join lateral (
-      select case decisions.decision
-               when 'LINK' then 'matched' when 'REPAIR' then 'matched' when 'SKIP' then 'skipped'
-               when 'LEAD_NOT_FOUND' then 'failed' else 'pending' end as status,
-             case when decisions.decision = 'SKIP' then 0 else 1 end as attempts
-    ) as outcome
-    order by decisions.lead_id
-    on conflict (source_table, source_id) do update
-    /* A retryable miss (any reason but LEAD_NOT_FOUND) counts against the attempts the row already had. */
-    set status = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
-                      then case when jobs.attempt_count + 1 >= max_attempts then 'failed' else 'pending' end
-                      else excluded.status end,
-        attempt_count = jobs.attempt_count + excluded.attempt_count,
-        last_attempt_at = excluded.last_attempt_at,
-        next_attempt_at = case when excluded.fail_reason is not null and excluded.fail_reason <> 'LEAD_NOT_FOUND'
-                                    and jobs.attempt_count + 1 < max_attempts
-                               then now() + ops.retry_backoff(jobs.attempt_count + 1, backoff_base, backoff_cap)
-                          end,
-        fail_reason = excluded.fail_reason,
-        fail_detail = excluded.fail_detail,
-        matched_person_key = excluded.matched_person_key,
-        match_rule = excluded.match_rule,
-        last_run_id = excluded.last_run_id,
-        updated_at = excluded.updated_at
-    /* A lead found resolved keeps the row of the run that matched it (an earlier run). */
-    where not (excluded.status = 'skipped' and jobs.status = 'matched')
-    returning jobs.status
-  )
-  /* A row the upsert left alone is a matched one: it counts as neither failed nor pending. */
-  select (select count(*)::integer from batch_decisions) as processed,
-         (select count(*)::integer from batch_decisions as decisions where decisions.decision in ('LINK', 'REPAIR')) as matched,
-         (count(*) filter (where upserted.status = 'failed'))::integer as failed,
-         (count(*) filter (where upserted.status = 'pending'))::integer as pending,
-         (select count(*)::integer from batch_decisions as decisions where decisions.decision = 'SKIP') as skipped
-  into counts
-  from upserted;
+  begin
+    counts := ops.batch_job_rows(p_run_id, max_attempts, backoff_base, backoff_cap);
+  exception when unique_violation then
+    update batch_leads
+    set job_id = jobs.id, job_status = jobs.status, job_attempts = jobs.attempt_count
+    from ops.identity_matching_jobs as jobs
+    where jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = batch_leads.lead_id;
+    counts := ops.batch_job_rows(p_run_id, max_attempts, backoff_base, backoff_cap);
+  end;
 
   step_ms := step_ms || jsonb_build_object('job_rows', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
   step_started := clock_timestamp();
