@@ -279,8 +279,7 @@ begin
     where decisions.decision in ('LINK', 'REPAIR') and decisions.person_key is not null
       and not exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key)
   ),
-  /* Per person through the person_key index (LATERAL): a join the planner costs on stale statistics of the growing
-     links table read all of it per batch (origins 2 s -> 11.6 s at 1M in the benchmark, right after the imports). */
+  /* Per person through the person_key index, the earliest of its lead links (LATERAL ... LIMIT 1). */
   earliest_existing as (
     select touched.person_key, earliest.lead_id, earliest.lead_created_at, earliest.match_score, earliest.match_rule
     from touched
