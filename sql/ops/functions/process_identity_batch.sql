@@ -66,6 +66,8 @@ declare
   prewritten boolean := false;
   /* Leads whose link could not be written before the lock: someone linked them meanwhile. */
   link_conflicts text[];
+  /* Leads whose link could not be written under the lock: linked by hand meanwhile (CONFLICTING_LINK). */
+  not_linked text[];
   /* Milliseconds per step, summed into the run's stats.step_ms: where the time goes, per run. */
   step_started timestamptz := clock_timestamp();
   step_ms jsonb := '{}';
@@ -144,17 +146,13 @@ begin
    * A lead linked meanwhile by someone else (the insert waits for them) is
    * noted, and read again under the lock.
    */
-  insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
-  select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
-  from batch_new_persons as new_persons
-  order by new_persons.person_key;
+  perform ops.batch_register_new_persons();
 
-  /* A plain insert (an upsert's conflict check costs ~4 us a row); if someone linked one of the leads, the batch's
-     insert is undone and the upsert writes the others and names those. */
+  /* A plain insert; if someone linked one of the leads, it is undone and the upsert writes the others and names those. */
   begin
-    perform ops.batch_new_person_links(p_run_id, target_park, false);
+    perform ops.batch_lead_links(p_run_id, target_park, 'new', false);
   exception when unique_violation then
-    link_conflicts := ops.batch_new_person_links(p_run_id, target_park, true);
+    link_conflicts := ops.batch_lead_links(p_run_id, target_park, 'new', true);
   end;
   perform ops.batch_new_person_origins(p_run_id);
   prewritten := true;
@@ -222,10 +220,7 @@ begin
 
   /* 6. The new persons (unless written before the lock) and their driver links. */
   if not prewritten then
-    insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
-    select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
-    from batch_new_persons as new_persons
-    order by new_persons.person_key;
+    perform ops.batch_register_new_persons();
   end if;
 
   insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
@@ -239,25 +234,12 @@ begin
   step_started := clock_timestamp();
 
   /* 7. Lead links not written yet. A lead linked meanwhile by someone else is not re-pointed: CONFLICTING_LINK. */
-  with inserted as (
-    insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
-    select decisions.person_key, 'module_ct_cabinet_leads', decisions.lead_id, decisions.match_rule, decisions.match_score,
-           decisions.confidence_level,
-           jsonb_build_object('rule', decisions.match_rule, 'driver_id', decisions.matched_driver_id,
-                              'lead', decisions.lead_keys, 'rules', decisions.rules, 'target_park_id', target_park),
-           p_run_id
-    from batch_decisions as decisions
-    where decisions.decision = 'LINK'
-      and not (prewritten and exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key))
-    order by decisions.lead_id
-    on conflict (source_table, source_pk) do nothing
-    returning source_pk
-  )
-  update batch_decisions as decisions
-  set decision = 'CONFLICTING_LINK'
-  where decisions.decision = 'LINK'
-    and not (prewritten and exists (select 1 from batch_new_persons as new_persons where new_persons.person_key = decisions.person_key))
-    and not exists (select 1 from inserted where inserted.source_pk = decisions.lead_id);
+  not_linked := ops.batch_lead_links(p_run_id, target_park, case when prewritten then 'existing' else 'all' end, true);
+  if not_linked is not null then
+    update batch_decisions as decisions
+    set decision = 'CONFLICTING_LINK'
+    where decisions.lead_id = any (not_linked);
+  end if;
   if not prewritten then
     perform ops.batch_new_person_origins(p_run_id);
   end if;
