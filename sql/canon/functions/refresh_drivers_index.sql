@@ -43,10 +43,13 @@ begin
   cross join lateral (
     select canon.norm_name(canon.driver_name(drivers.full_name, drivers.first_name, drivers.middle_name, drivers.last_name)) as name_norm
   ) as named;
-  alter table refresh_drivers_src add primary key (driver_id);
-  analyze refresh_drivers_src;
-
   select not exists (select 1 from canon.drivers_index) into was_empty;
+  /* The key and statistics serve the comparison with the rows there are; a first build has none to compare with
+     (first build of 1M drivers: 18.1-18.3 s with them, 16.9-17.7 s without). */
+  if not was_empty then
+    alter table refresh_drivers_src add primary key (driver_id);
+    analyze refresh_drivers_src;
+  end if;
 
   delete from canon.drivers_index as idx
   where not exists (select 1 from refresh_drivers_src as src where src.driver_id = idx.driver_id);
