@@ -164,6 +164,40 @@ describe('fault isolation', () => {
   });
 });
 
+describe('statistics', () => {
+  it('a run analyses the link and origin tables when they have no statistics, and not again while they are fresh', async () => {
+    await insertLead(db.pool, { park_phone: '987000701' });
+    const client = await db.pool.connect();
+    try {
+      const analyses = async () => {
+        await client.query('select pg_stat_clear_snapshot()');
+        const { rows } = await client.query<{ relname: string; analyzed: boolean; n: string }>(
+          `select relname, coalesce(last_analyze, last_autoanalyze) is not null as analyzed, analyze_count + autoanalyze_count as n
+             from pg_stat_user_tables where relid in ('canon.identity_links'::regclass, 'canon.identity_origin'::regclass) order by relname`,
+        );
+        return rows.map((r) => ({ table: r.relname, analyzed: r.analyzed, n: Number(r.n) }));
+      };
+      const plan = async () => {
+        const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+        await client.query('select pg_stat_force_next_flush()');
+        await client.query('select ops.plan_recovery($1)', [runId]);
+        await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+      };
+      // Statistics missing, whatever earlier tests of this database did (resetting the counters forgets the last analyse).
+      await client.query(`select pg_stat_reset_single_table_counters(t) from unnest(array['canon.identity_links'::regclass, 'canon.identity_origin'::regclass]) as t`);
+      const before = await analyses();
+      expect(before.every((t) => !t.analyzed)).toBe(true);
+      await plan();
+      const after = await analyses();
+      expect(after.map((t) => t.analyzed)).toEqual([true, true]);
+      await plan();
+      expect(await analyses()).toEqual(after);
+    } finally {
+      client.release();
+    }
+  });
+});
+
 describe('concurrency', () => {
   it('plans no lead another running run has queued, and plans it again once that run has ended', async () => {
     const leads = [
