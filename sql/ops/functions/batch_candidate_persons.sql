@@ -29,11 +29,10 @@ begin
   updated as (
     update batch_candidates
     set driver_person_key = current_person.person_key,
-        candidate_person = coalesce(current_person.person_key::text, 'driver:' || batch_candidates.driver_id)
+        candidate_person = ops.candidate_person(current_person.person_key, batch_candidates.driver_id)
     from current_person
     where current_person.driver_id = batch_candidates.driver_id
-      and (batch_candidates.candidate_person is null
-           or current_person.person_key is distinct from batch_candidates.driver_person_key)
+      and current_person.person_key is distinct from batch_candidates.driver_person_key
     returning 1
   )
   select count(*)::integer into changed from updated;

@@ -57,10 +57,9 @@ begin
            coalesce(bool_or(all_pairs.park_id = target_park) over (partition by all_pairs.lead_id, all_pairs.rule_no), false) as rule_has_target_park
     from all_pairs
   )
-  /* The person a driver stands for: its linked person, else a new person of its own (as in ops.batch_candidate_persons). */
   select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
          driver_links.person_key as driver_person_key,
-         coalesce(driver_links.person_key::text, 'driver:' || parked.driver_id) as candidate_person
+         ops.candidate_person(driver_links.person_key, parked.driver_id) as candidate_person
   from parked
   left join canon.identity_links as driver_links
     on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
