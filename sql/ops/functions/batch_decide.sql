@@ -21,9 +21,12 @@ begin
   drop table if exists pg_temp.batch_rules, pg_temp.batch_decisions;
   create temp table batch_rules on commit drop as
   with ranked as (
-    select batch_candidates.*,
+    select batch_candidates.lead_id, batch_candidates.rule_no, batch_candidates.driver_id, batch_candidates.park_id,
+           batch_candidates.similarity, batch_candidates.driver_person_key, batch_candidates.candidate_person,
            first_value(batch_candidates.candidate_person) over per_rule as top_person,
-           max(batch_candidates.similarity) over (partition by batch_candidates.lead_id, batch_candidates.rule_no) as best_similarity
+           max(batch_candidates.similarity) over (partition by batch_candidates.lead_id, batch_candidates.rule_no) as best_similarity,
+           /* One row per candidate person marked: distinct persons counted without a sort per lead and rule. */
+           row_number() over (partition by batch_candidates.lead_id, batch_candidates.rule_no, batch_candidates.candidate_person) = 1 as first_of_person
     from batch_candidates
     window per_rule as (partition by batch_candidates.lead_id, batch_candidates.rule_no
                         order by batch_candidates.similarity desc nulls last, batch_candidates.candidate_person)
@@ -34,9 +37,11 @@ begin
            min(ranked.top_person) as top_person,
            max(ranked.best_similarity) as best_similarity,
            max(ranked.similarity) filter (where ranked.candidate_person <> ranked.top_person) as other_similarity,
-           count(distinct ranked.candidate_person) as persons,
-           array_agg(distinct ranked.candidate_person) as candidate_persons,
-           jsonb_agg(jsonb_build_object(
+           count(*) filter (where ranked.first_of_person) as persons,
+           array_agg(ranked.candidate_person) filter (where ranked.first_of_person) as candidate_persons,
+           /* Evidence as json text: appended here and in the decisions, parsed into jsonb once, in the lead's link
+              (nested jsonb_build_object calls took apart and rebuilt the candidates at every level). */
+           json_agg(json_build_object(
              'driver_id', ranked.driver_id,
              'park_id', ranked.park_id,
              'person_key', ranked.driver_person_key,
@@ -52,7 +57,7 @@ begin
            else 'named'
          end as verdict
   from per_rule;
-  /* Statistics on the columns joined and filtered on only: analysing the jsonb columns cost more than the steps they serve. */
+  /* Statistics on the columns joined and filtered on only: analysing the evidence columns cost more than the steps they serve. */
   analyze batch_rules (lead_id, rule_no, verdict, top_person);
 
   /*
@@ -63,17 +68,21 @@ begin
   create temp table batch_decisions on commit drop as
   with combined as (
     select batch_rules.lead_id,
-           count(distinct batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_persons,
+           /* 0, 1, or 2 for two or more (only "exactly one" and "at least one" are asked): no sort per lead. */
+           case when count(*) filter (where batch_rules.verdict = 'named') = 0 then 0
+                when min(batch_rules.top_person) filter (where batch_rules.verdict = 'named')
+                     = max(batch_rules.top_person) filter (where batch_rules.verdict = 'named') then 1
+                else 2 end as named_persons,
            min(batch_rules.top_person) filter (where batch_rules.verdict = 'named') as named_person,
            min(batch_rules.rule_no) filter (where batch_rules.verdict = 'named') as best_rule,
            bool_or(batch_rules.verdict = 'ambiguous') as any_ambiguous,
            bool_or(batch_rules.verdict = 'weak') as any_weak,
            max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
-           jsonb_object_agg(
+           json_object_agg(
              case batch_rules.rule_no when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' else 'R3B_PLATE_NAME_ANY_DATE' end,
-             jsonb_build_object('verdict', batch_rules.verdict,
-                                'best_similarity', round(batch_rules.best_similarity, 4),
-                                'candidates', batch_rules.candidates)) as rules
+             json_build_object('verdict', batch_rules.verdict,
+                               'best_similarity', round(batch_rules.best_similarity, 4),
+                               'candidates', batch_rules.candidates)) as rules
     from batch_rules
     group by batch_rules.lead_id
   ),
@@ -125,44 +134,53 @@ begin
              when checked.any_weak then 'WEAK_MATCH_ONLY'
              else 'NO_CANDIDATES'
            end as decision,
-           jsonb_build_object('phone_norm', batch_leads.phone_norm, 'plate_norm', batch_leads.plate_norm,
-                              'lead_date', batch_leads.lead_date) as lead_keys
+           json_build_object('phone_norm', batch_leads.phone_norm, 'plate_norm', batch_leads.plate_norm,
+                             'lead_date', batch_leads.lead_date) as lead_keys
     from batch_leads
     left join checked on checked.lead_id = batch_leads.lead_id
+  ),
+  /* 5. A new person key per unlinked driver a link names, even when several leads of the batch name it. */
+  new_keys as materialized (
+    select linked.matched_driver_id, canon.uuid_v7() as person_key
+    from (select distinct decided.matched_driver_id
+          from decided
+          where decided.decision = 'LINK' and decided.named_person like 'driver:%') as linked
   )
   select decided.seq, decided.lead_id, decided.lead_created_at, decided.linked_person_key, decided.gap_reason,
          decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
          case decided.best_rule when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' when 3 then 'R3B_PLATE_NAME_ANY_DATE' end as match_rule,
          case decided.best_rule when 1 then 'HIGH' else 'MEDIUM' end as confidence_level,
          case decided.best_rule when 1 then 95 when 2 then 85 when 3 then decided.r3b_score end as match_score,
-         null::uuid as person_key
-  from decided;
+         /* The person each link or repair points to. */
+         case
+           when decided.decision = 'REPAIR' then decided.linked_person_key
+           when decided.decision = 'LINK' and decided.named_person like 'driver:%' then new_keys.person_key
+           when decided.decision = 'LINK' then decided.named_person::uuid
+         end as person_key
+  from decided
+  left join new_keys on new_keys.matched_driver_id = decided.matched_driver_id
+                        and decided.decision = 'LINK' and decided.named_person like 'driver:%';
 
-  /* 5. New persons: one per unlinked driver, even when several leads of the batch name it. */
+  /* The new persons, with the keys of the driver each is created from (read with the candidates). */
   drop table if exists pg_temp.batch_new_persons;
   create temp table batch_new_persons on commit drop as
-  select chosen.driver_id, canon.uuid_v7() as person_key, chosen.confidence_level, chosen.best_rule, chosen.lead_id,
-         idx.phone_norm, idx.license_norm, idx.name_norm
+  select chosen.driver_id, chosen.person_key, chosen.confidence_level, chosen.best_rule, chosen.lead_id,
+         driver_keys.driver_phone as phone_norm, driver_keys.driver_license as license_norm, driver_keys.driver_name as name_norm
   from (
     select distinct on (decisions.matched_driver_id)
-           decisions.matched_driver_id as driver_id, decisions.confidence_level, decisions.best_rule, decisions.lead_id
+           decisions.matched_driver_id as driver_id, decisions.person_key, decisions.confidence_level, decisions.best_rule, decisions.lead_id
     from batch_decisions as decisions
     where decisions.decision = 'LINK' and decisions.named_person like 'driver:%'
     order by decisions.matched_driver_id, decisions.best_rule, decisions.lead_id
   ) as chosen
-  join canon.drivers_index as idx on idx.driver_id = chosen.driver_id
+  join (select distinct on (candidates.driver_id)
+               candidates.driver_id, candidates.driver_phone, candidates.driver_license, candidates.driver_name
+        from batch_candidates as candidates
+        order by candidates.driver_id) as driver_keys
+    on driver_keys.driver_id = chosen.driver_id
   order by chosen.driver_id;
 
-  /* The person each link or repair points to. */
-  update batch_decisions as decisions
-  set person_key = new_persons.person_key
-  from batch_new_persons as new_persons
-  where decisions.decision = 'LINK' and decisions.named_person like 'driver:%'
-    and new_persons.driver_id = decisions.matched_driver_id;
-  update batch_decisions as decisions
-  set person_key = case when decisions.decision = 'REPAIR' then decisions.linked_person_key else decisions.named_person::uuid end
-  where decisions.decision = 'REPAIR' or (decisions.decision = 'LINK' and decisions.named_person not like 'driver:%');
-  /* With person_key filled in, fresh statistics keep the origin step on the person_key index
+  /* Fresh statistics on the decisions keep the origin step on the person_key index
      (stale ones made it read every lead link per person: batches slowed as links grew). */
   analyze batch_decisions (lead_id, decision, person_key, named_person, matched_driver_id);
 end

@@ -4,8 +4,9 @@
  * into pg_temp.batch_candidates. Plate pairs are computed once: R3 keeps the
  * drivers inside the hire-date window (lead date known), R3B takes every driver
  * on the plate but only for leads where R3 found nobody on the plate inside the
- * window. Each driver comes with the person it stands for as read now;
- * ops.batch_candidate_persons reads it again under the batch lock for the
+ * window. Each driver comes with its keys (the registry row of a person
+ * created from it needs no second read of the index) and the person it stands
+ * for as read now; ops.batch_candidate_persons reads it again under the batch lock for the
  * drivers batches linked meanwhile.
  */
 create or replace function ops.batch_find_candidates(target_park text, window_before integer, window_after integer)
@@ -24,13 +25,15 @@ begin
     where batch_leads.lead_found and batch_leads.gap_reason <> 'resolved'
   ),
   phone_pairs as (
-    select matchable.lead_id, 1 as rule_no, idx.driver_id, idx.park_id, null::numeric as similarity
+    select matchable.lead_id, 1 as rule_no, idx.driver_id, idx.park_id, null::numeric as similarity,
+           idx.phone_norm as driver_phone, idx.license_norm as driver_license, idx.name_norm as driver_name
     from matchable
     join canon.drivers_index as idx on idx.phone_norm = matchable.phone_norm
     where matchable.phone_norm is not null
   ),
   plate_pairs as (
     select matchable.lead_id, idx.driver_id, idx.park_id,
+           idx.phone_norm as driver_phone, idx.license_norm as driver_license, idx.name_norm as driver_name,
            /* The lead's name tokens per plate pair, not per lead: at 1M leads there are ~470,000 plate pairs. */
            canon.name_similarity(canon.name_tokens(matchable.lead_name), idx.name_tokens) as similarity,
            (matchable.lead_date is not null
@@ -48,7 +51,7 @@ begin
     select phone_pairs.* from phone_pairs
     union all
     select plate_rules.lead_id, case when plate_rules.window_has_driver then 2 else 3 end, plate_rules.driver_id,
-           plate_rules.park_id, plate_rules.similarity
+           plate_rules.park_id, plate_rules.similarity, plate_rules.driver_phone, plate_rules.driver_license, plate_rules.driver_name
     from plate_rules
     where plate_rules.in_window or not plate_rules.window_has_driver
   ),
@@ -58,6 +61,7 @@ begin
     from all_pairs
   )
   select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
+         parked.driver_phone, parked.driver_license, parked.driver_name,
          driver_links.person_key as driver_person_key,
          ops.candidate_person(driver_links.person_key, parked.driver_id) as candidate_person
   from parked
