@@ -53,18 +53,23 @@ async function waitForLockWait(pid: number): Promise<void> {
 }
 
 /**
- * Batch A (seq 1) runs to its end without committing; batch B (seq 2) starts,
- * matches, and blocks on a lock A holds; A commits; B finishes and commits.
+ * Batch A (seq 1; or other writes under the batch lock) runs to its end without
+ * committing; batch B (seq 2 to bTo) starts, matches, and blocks on a lock A
+ * holds; A commits; B finishes and commits.
  */
-async function overlap(runId: number): Promise<{ b: Record<string, number> }> {
+async function overlap(
+  runId: number,
+  { a: aWrites = (a: pg.PoolClient) => a.query('select * from ops.process_identity_batch($1, 1, 1)', [runId]), bTo = 2 }:
+    { a?: (a: pg.PoolClient) => Promise<unknown>; bTo?: number } = {},
+): Promise<{ b: Record<string, number> }> {
   const a: pg.PoolClient = await db.pool.connect();
   const b: pg.PoolClient = await db.pool.connect();
   try {
     await a.query('begin');
-    await a.query('select * from ops.process_identity_batch($1, 1, 1)', [runId]);
+    await aWrites(a);
     const bPid = (await b.query('select pg_backend_pid() as pid')).rows[0].pid as number;
     await b.query('begin');
-    const bDone = b.query('select * from ops.process_identity_batch($1, 2, 2)', [runId]);
+    const bDone = b.query('select * from ops.process_identity_batch($1, 2, $2)', [runId, bTo]);
     await waitForLockWait(bPid);
     await a.query('commit');
     const { rows } = await bDone;
@@ -92,8 +97,76 @@ describe('process_identity_batch with two batches in flight', () => {
       expect(persons.rows[0].n).toBe(1);
       const origin = await db.pool.query('select origin_source_id from canon.identity_origin where person_key = $1', [person]);
       expect(origin.rows[0].origin_source_id).toBe(first);
-      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided from ops.job_runs where id = $1`, [runId]);
-      expect(run.rows[0].redecided).toBe(1);
+      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided, (stats ->> 'kept_early_writes')::int as kept
+                                       from ops.job_runs where id = $1`, [runId]);
+      expect(run.rows[0]).toEqual({ redecided: 1, kept: 1 });
+    });
+  });
+
+  it('a batch that decided again only because a driver was given a person keeps its other early writes', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000511', car_number: 'XYZ511', full_name: 'SALAS RIOS JUAN' });
+    await insertDriver(db.pool, { driver_id: 'd2', phone: '51987000512', full_name: 'VERA PAZ LUIS' });
+    const first = await insertLead(db.pool, { park_phone: '987000511', lead_created_at: '2026-10-01 09:00:00' });
+    const repeat = await insertLead(db.pool, { park_phone: '987000511', lead_created_at: '2026-10-05 09:00:00' });
+    // Its phone names d2; its plate is d1's, under another name (a weak candidate, listed in the evidence with its person).
+    const own = await insertLead(db.pool, { park_phone: '987000512', asset_plate_number: 'XYZ-511', first_name: 'LUIS', last_name: 'VERA PAZ',
+                                             lead_created_at: '2026-10-06 09:00:00' });
+    await refreshIndex(db.pool);
+    await withRunOf([first, repeat, own], async (runId) => {
+      const { b } = await overlap(runId, { bTo: 3 });
+      expect(b).toMatchObject({ processed: 2, matched: 2, failed: 0 });
+      const shared = await driverPerson(db.pool, 'd1');
+      const kept = await driverPerson(db.pool, 'd2');
+      expect((await linkOf(db.pool, repeat))?.person_key).toBe(shared);
+      expect((await linkOf(db.pool, own))?.person_key).toBe(kept);
+      // One person per driver, each with its origin and one history row: the person B created for d1 before the lock is gone.
+      const counts = await db.pool.query(`select (select count(*)::int from canon.identity_registry) as persons,
+                                                 (select count(*)::int from canon.identity_origin_history) as history`);
+      expect(counts.rows[0]).toEqual({ persons: 2, history: 2 });
+      const origins = await db.pool.query('select person_key, origin_source_id from canon.identity_origin order by origin_source_id');
+      expect(Object.fromEntries(origins.rows.map((r) => [r.person_key, r.origin_source_id]))).toEqual({ [shared!]: first, [kept!]: own });
+      // The kept link's evidence is the one a decision under the lock writes: d1 is listed with the person A gave it.
+      expect((await linkOf(db.pool, own))?.evidence).toMatchObject({
+        rule: 'R1_PHONE_EXACT',
+        driver_id: 'd2',
+        rules: { R3_PLATE_NAME: { verdict: 'weak', candidates: [{ driver_id: 'd1', person_key: shared }] } },
+      });
+      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided, (stats ->> 'kept_early_writes')::int as kept
+                                       from ops.job_runs where id = $1`, [runId]);
+      expect(run.rows[0]).toEqual({ redecided: 1, kept: 1 });
+    });
+  });
+
+  it('a batch whose decisions change otherwise (two drivers linked to one person meanwhile) writes everything again under the lock', async () => {
+    // Lead L: its phone names d1, its plate and name d2 (two persons: multiple candidates), until someone links both to one person.
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000521', full_name: 'SALAS RIOS JUAN' });
+    await insertDriver(db.pool, { driver_id: 'd2', car_number: 'ABC521', full_name: 'SALAS RIOS JUAN', hire_date: '2026-10-01' });
+    await insertDriver(db.pool, { driver_id: 'd3', phone: '51987000523', full_name: 'VERA PAZ LUIS' });
+    const lead = await insertLead(db.pool, { park_phone: '987000521', asset_plate_number: 'ABC-521', first_name: 'JUAN', last_name: 'SALAS RIOS',
+                                              lead_created_at: '2026-10-10 09:00:00' });
+    const other = await insertLead(db.pool, { park_phone: '987000523', lead_created_at: '2026-10-11 09:00:00' });
+    await refreshIndex(db.pool);
+    const person = '0190f3c2-0000-7000-8000-000000000521';
+    await withRunOf(['unused', lead, other], async (runId) => {
+      const { b } = await overlap(runId, {
+        bTo: 3,
+        // An operator links both drivers to one person while B matches (under the batch lock, as batches write driver links).
+        a: async (a) => {
+          await a.query(`select pg_advisory_xact_lock(hashtextextended('idgap.recovery_batch', 0))`);
+          await a.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH')`, [person]);
+          await a.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence)
+                         values ($1, 'drivers', 'd1', 'MANUAL', 100, 'HIGH', '{}'), ($1, 'drivers', 'd2', 'MANUAL', 100, 'HIGH', '{}')`, [person]);
+        },
+      });
+      expect(b).toMatchObject({ processed: 2, matched: 2, failed: 0 });
+      expect((await linkOf(db.pool, lead))?.person_key).toBe(person);
+      expect((await linkOf(db.pool, other))?.person_key).toBe(await driverPerson(db.pool, 'd3'));
+      const counts = await db.pool.query(`select (select count(*)::int from canon.identity_registry) as persons,
+                                                 (select count(*)::int from canon.identity_origin_history) as history`);
+      expect(counts.rows[0]).toEqual({ persons: 2, history: 2 });
+      const run = await db.pool.query(`select (stats ->> 'redecided_batches')::int as redecided, (stats ->> 'kept_early_writes')::int as kept
+                                       from ops.job_runs where id = $1`, [runId]);
+      expect(run.rows[0]).toEqual({ redecided: 1, kept: 0 });
     });
   });
 
@@ -152,6 +225,7 @@ describe('runRecovery with two batches in flight', () => {
     const twoLanes = await recoveredState(db.pool);
     expect(twoLanes.lead_links.length).toBe(2000 + 2000 + 285);
     expect(twoLanes).toEqual(oneLane);
-    console.log(`two lanes over 6,285 leads in batches of 250: ${String(stats.redecided_batches)} of 26 batches decided again under the lock`);
+    console.log(`two lanes over 6,285 leads in batches of 250: ${String(stats.redecided_batches)} of 26 batches decided again under the lock, `
+      + `${String(stats.kept_early_writes ?? 0)} of them keeping their early writes`);
   });
 });

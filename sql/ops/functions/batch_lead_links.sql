@@ -34,8 +34,7 @@ begin
       insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
       select chosen.person_key, 'module_ct_cabinet_leads', chosen.lead_id, chosen.match_rule, chosen.match_score,
              chosen.confidence_level,
-             jsonb_build_object('rule', chosen.match_rule, 'driver_id', chosen.matched_driver_id,
-                                'lead', chosen.lead_keys, 'rules', chosen.rules, 'target_park_id', $2::text),
+             ops.lead_link_evidence(chosen.match_rule, chosen.matched_driver_id, chosen.lead_keys, chosen.rules, $2::text),
              $1
       from chosen
       order by chosen.lead_id

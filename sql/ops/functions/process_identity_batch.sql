@@ -21,10 +21,12 @@
  * origins are written only under it, so ids above the newest ones seen before
  * matching are exactly what batches committed meanwhile (a batch's own rows
  * written before the lock are left out); the leads and drivers they touch get
- * their state and person read again. If anything changed, the rows written
- * before the lock are deleted again, the decisions taken again where they
- * changed, and everything is written under the lock. Then the job rows and
- * the run's counts.
+ * their state and person read again. If anything changed, the decisions are
+ * taken again; when only drivers were given persons meanwhile and the
+ * decisions just follow them, the rows written before the lock stay, but for
+ * the new persons of those drivers (ops.batch_keep_early_writes); otherwise
+ * they are all deleted again and everything is written under the lock. Then
+ * the job rows and the run's counts.
  * So one batch's matching and first writes overlap another's locked writes
  * (the runner keeps two batches in flight), and what is linked to a driver or
  * an existing person is decided on the state as of the lock: two batches
@@ -64,6 +66,8 @@ declare
   changed_drivers text[];
   /* The new persons, their lead links, origins and history were written before the lock (and still stand). */
   prewritten boolean := false;
+  /* The batch decided again under the lock and kept its early writes (ops.batch_keep_early_writes). */
+  kept_early boolean := false;
   /* Leads whose link could not be written before the lock: someone linked them meanwhile. */
   link_conflicts text[];
   /* Leads whose link could not be written under the lock: linked by hand meanwhile (CONFLICTING_LINK). */
@@ -200,9 +204,14 @@ begin
   using links_seen, history_seen, coalesce(link_conflicts, '{}');
 
   if changed_leads is not null or changed_drivers is not null then
-    /* Something changed: the rows written before the lock go, and everything is written below, on the new state. */
-    perform ops.batch_undo_new_persons();
-    prewritten := false;
+    /* Something changed. What was decided and written before the lock, to compare with and to undo. */
+    drop table if exists pg_temp.batch_decisions_before, pg_temp.batch_early_persons;
+    create temp table batch_decisions_before on commit drop as
+    select decisions.lead_id, decisions.decision, decisions.best_rule, decisions.match_score, decisions.named_person,
+           decisions.matched_driver_id
+    from batch_decisions as decisions;
+    create temp table batch_early_persons on commit drop as
+    select new_persons.driver_id, new_persons.person_key from batch_new_persons as new_persons;
     lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
     if lead_changes.matchability_changed > 0 then
       perform ops.batch_find_candidates(target_park, window_before, window_after);
@@ -213,6 +222,14 @@ begin
     end if;
     if redecided then
       perform ops.batch_decide(threshold, margin);
+    end if;
+    /* When only drivers were given persons meanwhile and the decisions just follow them, the early writes stay
+       (ops.batch_keep_early_writes); otherwise they all go, and everything is written below, on the new state. */
+    if changed_leads is null and ops.batch_keep_early_writes(changed_drivers, target_park) then
+      kept_early := true;
+    else
+      perform ops.batch_undo_new_persons((select coalesce(array_agg(early.person_key), '{}') from batch_early_persons as early));
+      prewritten := false;
     end if;
   end if;
   step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
@@ -361,6 +378,9 @@ begin
                   from (select decisions.decision, count(*) as n from batch_decisions as decisions group by decisions.decision) as reasons), '{}'::jsonb))
               || jsonb_build_object('redecided_batches', coalesce((runs.stats ->> 'redecided_batches')::integer, 0)
                                                          + case when redecided then 1 else 0 end)
+              /* Of those, the batches that kept the rows written before the lock. */
+              || jsonb_build_object('kept_early_writes', coalesce((runs.stats ->> 'kept_early_writes')::integer, 0)
+                                                         + case when kept_early then 1 else 0 end)
   where runs.id = p_run_id;
 
   return query select counts.processed, counts.matched, counts.failed, counts.pending, counts.skipped;
