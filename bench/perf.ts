@@ -78,6 +78,7 @@ interface SizeResult {
   recovery_step_ms: Record<string, number>;
   /** Batches that took their decisions again under the lock because a batch committed meanwhile changed their state. */
   redecided_batches: number;
+  kept_early_writes: number;
   plan_ms: number;
   second_recovery_ms: number;
   snapshot_ms: number;
@@ -149,6 +150,7 @@ try {
         recovery_peak_rss_mb: peakMb,
         recovery_step_ms: runStats.step_ms ?? {},
         redecided_batches: Number(runStats.redecided_batches ?? 0),
+        kept_early_writes: Number(runStats.kept_early_writes ?? 0),
         plan_ms: pipe.recovery.planMs,
         second_recovery_ms: secondMs,
         snapshot_ms: pipe.timings_ms.snapshot!,
@@ -281,9 +283,9 @@ const lines = [
   '',
   '## Where the recovery time goes (sum of per-batch step times, s)',
   '',
-  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | batches decided again under the lock |`,
-  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|`,
-  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.redecided_batches} of ${Math.ceil(r.leads / batchSize)} |`),
+  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | batches decided again under the lock | of those, kept their early writes |`,
+  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|---|`,
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.redecided_batches} of ${Math.ceil(r.leads / batchSize)} | ${r.kept_early_writes} |`),
   '',
 ];
 if (baseline) {
