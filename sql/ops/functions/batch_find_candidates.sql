@@ -15,6 +15,9 @@ language plpgsql
 volatile
 set search_path = pg_catalog, public
 set client_min_messages = warning
+/* A batch's leads seldom share a phone or a plate: the planner's Memoize over the index probes found 0 hits in
+   2,667 phone and 3,193 plate probes of a 5,000-lead batch at 1M: the step took 78-81 ms a batch with it, 72-76 without. */
+set enable_memoize = off
 as $$
 begin
   drop table if exists pg_temp.batch_candidates;
