@@ -10,19 +10,13 @@ export async function recoveredState(db: pg.Pool | pg.ClientBase) {
     select
       (select coalesce(json_agg(json_build_object('lead', l.source_pk, 'driver', pd.driver_id, 'rule', l.match_rule, 'score', l.match_score) order by l.source_pk), '[]')
          from canon.identity_links l left join person_driver pd using (person_key) where l.source_table = 'module_ct_cabinet_leads') as lead_links,
-      (select coalesce(json_agg(json_build_object('lead', l.source_pk,
-                                                  'evidence', regexp_replace(l.evidence::text, '"person_key": "[0-9a-f-]{36}"', '"person_key": "(a person)"', 'g'))
-                                order by l.source_pk), '[]')
-         from canon.identity_links l where l.source_table = 'module_ct_cabinet_leads') as lead_evidence,
       (select count(*)::int from canon.identity_links where source_table = 'drivers') as driver_links,
-      (select count(*)::int from canon.identity_origin_history) as origin_history,
       (select count(*)::int from canon.identity_registry) as persons,
       (select coalesce(json_agg(json_build_object('driver', pd.driver_id, 'origin', o.origin_source_id) order by pd.driver_id), '[]')
          from canon.identity_origin o left join person_driver pd using (person_key)) as origins,
       (select coalesce(json_agg(json_build_object('lead', j.source_id, 'status', j.status, 'reason', j.fail_reason, 'rule', j.match_rule) order by j.source_id), '[]')
          from ops.identity_matching_jobs j) as jobs`);
-  return rows[0] as { lead_links: unknown[]; lead_evidence: unknown[]; driver_links: number; origin_history: number; persons: number; origins: unknown[];
-    jobs: unknown[] };
+  return rows[0] as { lead_links: unknown[]; driver_links: number; persons: number; origins: unknown[]; jobs: unknown[] };
 }
 
 /** n leads over n drivers: a third by phone, a third by plate and name, a third with nothing to find. */
