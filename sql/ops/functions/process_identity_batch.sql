@@ -68,6 +68,8 @@ declare
   prewritten boolean := false;
   /* The batch decided again under the lock and kept its early writes (ops.batch_keep_early_writes). */
   kept_early boolean := false;
+  /* The persons written before the lock, when they have to be deleted again. */
+  early_keys uuid[];
   /* Leads whose link could not be written before the lock: someone linked them meanwhile. */
   link_conflicts text[];
   /* Leads whose link could not be written under the lock: linked by hand meanwhile (CONFLICTING_LINK). */
@@ -212,6 +214,13 @@ begin
     from batch_decisions as decisions;
     create temp table batch_early_persons on commit drop as
     select new_persons.driver_id, new_persons.person_key from batch_new_persons as new_persons;
+    select coalesce(array_agg(early.person_key), '{}') into early_keys from batch_early_persons as early;
+    /* A lead's state changed (linked meanwhile, or its person's links or origin): the early writes go before anything
+       is read again, and everything is written below, on the new state. */
+    if changed_leads is not null then
+      perform ops.batch_undo_new_persons(early_keys);
+      prewritten := false;
+    end if;
     lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
     if lead_changes.matchability_changed > 0 then
       perform ops.batch_find_candidates(target_park, window_before, window_after);
@@ -223,13 +232,15 @@ begin
     if redecided then
       perform ops.batch_decide(threshold, margin);
     end if;
-    /* When only drivers were given persons meanwhile and the decisions just follow them, the early writes stay
+    /* Only drivers were given persons meanwhile: when the decisions just follow them, the early writes stay
        (ops.batch_keep_early_writes); otherwise they all go, and everything is written below, on the new state. */
-    if changed_leads is null and ops.batch_keep_early_writes(changed_drivers, target_park) then
-      kept_early := true;
-    else
-      perform ops.batch_undo_new_persons((select coalesce(array_agg(early.person_key), '{}') from batch_early_persons as early));
-      prewritten := false;
+    if prewritten then
+      if ops.batch_keep_early_writes(changed_drivers, target_park) then
+        kept_early := true;
+      else
+        perform ops.batch_undo_new_persons(early_keys);
+        prewritten := false;
+      end if;
     end if;
   end if;
   step_ms := step_ms || jsonb_build_object('recheck', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
