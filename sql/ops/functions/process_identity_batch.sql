@@ -206,20 +206,22 @@ begin
   using links_seen, history_seen, coalesce(link_conflicts, '{}');
 
   if changed_leads is not null or changed_drivers is not null then
-    /* Something changed. What was decided and written before the lock, to compare with and to undo. */
-    drop table if exists pg_temp.batch_decisions_before, pg_temp.batch_early_persons;
-    create temp table batch_decisions_before on commit drop as
-    select decisions.lead_id, decisions.decision, decisions.best_rule, decisions.match_score, decisions.named_person,
-           decisions.matched_driver_id
-    from batch_decisions as decisions;
-    create temp table batch_early_persons on commit drop as
-    select new_persons.driver_id, new_persons.person_key from batch_new_persons as new_persons;
-    select coalesce(array_agg(early.person_key), '{}') into early_keys from batch_early_persons as early;
-    /* A lead's state changed (linked meanwhile, or its person's links or origin): the early writes go before anything
-       is read again, and everything is written below, on the new state. */
+    /* Something changed. The persons written before the lock, should they have to be deleted again. */
+    select coalesce(array_agg(new_persons.person_key), '{}') into early_keys from batch_new_persons as new_persons;
     if changed_leads is not null then
+      /* A lead's state changed (linked meanwhile, or its person's links or origin): the early writes go before
+         anything is read again, and everything is written below, on the new state. */
       perform ops.batch_undo_new_persons(early_keys);
       prewritten := false;
+    else
+      /* Only drivers changed: what was decided and written before the lock, for ops.batch_keep_early_writes. */
+      drop table if exists pg_temp.batch_decisions_before, pg_temp.batch_early_persons;
+      create temp table batch_decisions_before on commit drop as
+      select decisions.lead_id, decisions.decision, decisions.best_rule, decisions.match_score, decisions.named_person,
+             decisions.matched_driver_id
+      from batch_decisions as decisions;
+      create temp table batch_early_persons on commit drop as
+      select new_persons.driver_id, new_persons.person_key from batch_new_persons as new_persons;
     end if;
     lead_changes := ops.batch_lead_state(coalesce(changed_leads, '{}'));
     if lead_changes.matchability_changed > 0 then
