@@ -1,6 +1,7 @@
 /*
  * Selects the leads a recovery run will process and numbers them in processing
- * order (highest risk first, then the oldest gap) into ops.recovery_queue.
+ * order (highest risk first, then the oldest gap) into ops.recovery_queue, with
+ * whether each had a job row (the batch reads the job rows of those only).
  * A lead is due when it is in the gap and
  *   - recovery never touched it, or
  *   - its backoff has passed (pending), or it ended matched/skipped and fell back into the gap, or
@@ -62,7 +63,7 @@ begin
     analyze canon.identity_links, canon.identity_origin;
   end if;
 
-  insert into ops.recovery_queue (run_id, seq, lead_id)
+  insert into ops.recovery_queue (run_id, seq, lead_id, has_job)
   with gap as (
     select analysis.lead_id, analysis.lead_date, analysis.risk_rank
     from ops.v_identity_gap_analysis as analysis
@@ -73,7 +74,7 @@ begin
       and (p_date_to is null or analysis.lead_date <= p_date_to)
   ),
   due_gap as (
-    select gap.lead_id, gap.lead_date, gap.risk_rank
+    select gap.lead_id, gap.lead_date, gap.risk_rank, jobs.id is not null as has_job
     from gap
     left join ops.identity_matching_jobs as jobs
       on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = gap.lead_id
@@ -85,7 +86,7 @@ begin
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = gap.lead_id)
   ),
   vanished as (
-    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank
+    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank, true as has_job
     from ops.identity_matching_jobs as jobs
     where jobs.status = 'pending'
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = jobs.source_id)
@@ -95,12 +96,13 @@ begin
         where coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = jobs.source_id)
   ),
   selected as (
-    select due.lead_id, due.lead_date, due.risk_rank
+    select due.lead_id, due.lead_date, due.risk_rank, due.has_job
     from (select * from due_gap union all select * from vanished) as due
     order by due.risk_rank desc, due.lead_date asc nulls last, due.lead_id
     limit p_limit
   )
-  select p_run_id, row_number() over (order by selected.risk_rank desc, selected.lead_date asc nulls last, selected.lead_id), selected.lead_id
+  select p_run_id, row_number() over (order by selected.risk_rank desc, selected.lead_date asc nulls last, selected.lead_id), selected.lead_id,
+         selected.has_job
   from selected;
   get diagnostics queued = row_count;
   return queued;

@@ -87,20 +87,20 @@ begin
                        pg_temp.batch_decisions, pg_temp.batch_new_persons, pg_temp.batch_origin_plan;
 
   /* 0. The range's queue rows are the batch's: deleted now, back if the batch rolls back. */
-  create temp table batch_queue (seq integer not null, lead_id text not null) on commit drop;
+  create temp table batch_queue (seq integer not null, lead_id text not null, has_job boolean not null) on commit drop;
   with taken as (
     delete from ops.recovery_queue as queue
     where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq
-    returning queue.seq, queue.lead_id
+    returning queue.seq, queue.lead_id, queue.has_job
   )
-  insert into batch_queue (seq, lead_id)
-  select taken.seq, taken.lead_id from taken;
+  insert into batch_queue (seq, lead_id, has_job)
+  select taken.seq, taken.lead_id, taken.has_job from taken;
 
   /* 1. The leads, with keys normalised by the same functions as the drivers index, and their gap state. */
   create temp table batch_leads on commit drop as
   with found as (
     select distinct on (batch_queue.lead_id)
-           batch_queue.seq, batch_queue.lead_id, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
+           batch_queue.seq, batch_queue.lead_id, batch_queue.has_job, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
            cabinet_leads.park_phone, cabinet_leads.asset_plate_number,
            concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) as lead_name
     from batch_queue
@@ -128,8 +128,15 @@ begin
          coalesce(jobs.attempt_count, 0) as job_attempts
   from found
   cross join lateral ops.lead_gap_state(found.lead_id, found.lead_pk is not null) as state
-  left join ops.identity_matching_jobs as jobs
-    on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = found.lead_id;
+  /* Read only for the leads that had a job row when the run planned them (ops.recovery_queue.has_job): the gate is a
+     one-time filter above the index probe (OFFSET 0 keeps the sub-select, or the planner makes it a join filter
+     evaluated after the probe). A row written meanwhile fails the job rows' insert, which reads them again (step 9). */
+  left join lateral (
+    select jobs.id, jobs.status, jobs.attempt_count
+    from ops.identity_matching_jobs as jobs
+    where found.has_job and jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = found.lead_id
+    offset 0
+  ) as jobs on true;
   /* Statistics on the columns joined and filtered on only (the names are costly to analyse and never joined). */
   analyze batch_leads (lead_id, lead_found, gap_reason, phone_norm, plate_norm, linked_person_key);
   step_ms := step_ms || jsonb_build_object('leads', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
@@ -360,9 +367,10 @@ begin
 
   /*
    * 9. Job rows (ops.batch_job_rows), computed from the rows as read with the
-   * leads. A job row someone wrote meanwhile (possible only if two runs held the
-   * lead, which ops.plan_recovery prevents) fails the plain insert after its
-   * writer committed: the rows are read again and written once more.
+   * leads (for the leads that had one when the run was planned). A job row
+   * written since the plan for a lead planned without one (by hand: two runs never
+   * hold one lead, ops.plan_recovery prevents it) fails the plain insert after
+   * its writer committed: the rows are read again and written once more.
    */
   begin
     counts := ops.batch_job_rows(p_run_id, max_attempts, backoff_base, backoff_cap);
