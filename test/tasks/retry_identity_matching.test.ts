@@ -401,6 +401,27 @@ describe('retry_identity_matching: reasons', () => {
     expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'failed', fail_reason: 'LEAD_NOT_FOUND', attempt_count: 2 });
   });
 
+  it('plans whether each lead has a job row, and reads again a job row written after planning for a lead planned without one', async () => {
+    const fresh = await insertLead(db.pool, { park_phone: '987999931' });
+    const retried = await insertLead(db.pool, { park_phone: '987999932' });
+    await recover({ limit: 1 });
+    const first = (await jobOf(db.pool, fresh)) ? fresh : retried;
+    const other = first === fresh ? retried : fresh;
+    await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() - interval '1 minute' where source_id = $1`, [first]);
+    const runId = (await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id;
+    await db.pool.query('select ops.plan_recovery($1)', [runId]);
+    const queued = await db.pool.query('select lead_id, has_job from ops.recovery_queue where run_id = $1 order by lead_id', [runId]);
+    expect(Object.fromEntries(queued.rows.map((r) => [r.lead_id, r.has_job]))).toEqual({ [first]: true, [other]: false });
+    // Written by hand after the plan: the batch's plain insert meets it, reads the job rows again and counts on from it.
+    await db.pool.query(`insert into ops.identity_matching_jobs (source_id, status, attempt_count, fail_reason) values ($1, 'pending', 3, 'NO_CANDIDATES')`, [other]);
+    const { rows } = await db.pool.query('select * from ops.process_identity_batch($1, 1, 2)', [runId]);
+    await db.pool.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+    expect(rows[0]).toMatchObject({ processed: 2, pending: 2 });
+    expect(await jobOf(db.pool, other)).toMatchObject({ status: 'pending', fail_reason: 'NO_CANDIDATES', attempt_count: 4 });
+    expect(await jobOf(db.pool, first)).toMatchObject({ status: 'pending', fail_reason: 'NO_CANDIDATES', attempt_count: 2 });
+    expect((await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where source_id in ($1, $2)`, [first, other])).rows[0].n).toBe(2);
+  });
+
   it('skips leads already resolved: a matched row stays matched, a lead resolved by hand becomes skipped, no attempt counted', async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000040', full_name: 'PAZ ORTIZ EVA' });
     const lead = await insertLead(db.pool, { park_phone: '987000040' });
