@@ -44,6 +44,9 @@ set client_min_messages = warning
 /* A batch's statements touch thousands of rows through indexes: parallel workers only added their start-up (the lead
    lookups took 93 us each in workers against 5 us in the backend at 1M leads), and the other lane needs the cores. */
 set max_parallel_workers_per_gather = 0
+/* The batch's analyses of its own temporary tables (5,000 rows; keys that are unique or take a handful of values)
+   sample 3,000 rows instead of all 5,000 and keep 10 common values: 16.8 -> 11 ms a batch, the same plans. */
+set default_statistics_target = 10
 as $$
 declare
   country_code text := ops.setting_text('default_country_code');
