@@ -34,7 +34,17 @@ describe('schema contract', () => {
   it('keeps one link per record and checks every enum-like column', async () => {
     const { rows } = await db.pool.query(`select conrelid::regclass::text as tbl, pg_get_constraintdef(oid) as def from pg_constraint where connamespace in ('canon'::regnamespace, 'ops'::regnamespace)`);
     const defs = rows.map((r) => `${r.tbl}: ${r.def}`).join('\n');
-    expect(defs).toContain('canon.identity_links: UNIQUE (source_table, source_pk)');
+    // SPEC 2.2: unique (source_table, source_pk). The key leads with the id (every lookup gives both); the pair is what is unique.
+    expect(defs).toMatch(/canon\.identity_links: UNIQUE \((source_table, source_pk|source_pk, source_table)\)/);
+    expect(defs).toMatch(/ops\.identity_matching_jobs: UNIQUE \((source_table, source_id|source_id, source_table)\)/);
+    const key = '0190f0a0-0000-7000-8000-0000000000aa';
+    await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH'), ('0190f0a0-0000-7000-8000-0000000000ab', 'HIGH')`, [key]);
+    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level) values ($1, 'drivers', 'dup-1', 'MANUAL', 100, 'HIGH')`, [key]);
+    // The same id under the other table is another record; the same record under another person is refused.
+    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level) values ($1, 'module_ct_cabinet_leads', 'dup-1', 'MANUAL', 100, 'HIGH')`, [key]);
+    await expect(
+      db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level) values ('0190f0a0-0000-7000-8000-0000000000ab', 'drivers', 'dup-1', 'MANUAL', 100, 'HIGH')`),
+    ).rejects.toMatchObject({ code: '23505' });
     expect(defs).toMatch(/ops\.identity_matching_jobs: CHECK \(\(status = ANY/);
     expect(defs).toMatch(/ops\.job_runs: CHECK \(\(state = ANY/);
     expect(defs).toMatch(/canon\.identity_origin: CHECK \(\(origin_tag = ANY/);
