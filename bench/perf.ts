@@ -3,8 +3,8 @@
  * throwaway embedded PostgreSQL; generate with `idgap generate`'s code, import,
  * refresh the drivers index, run one full recovery, snapshot and diagnose,
  * then check the SPEC 9 invariants. The recovery is then measured again
- * (--repeats, 3 runs in all by default), each time on a fresh database loaded
- * with the same files, and the table reports the median with the range: runs
+ * (--repeats, 3 runs in all by default), each time by the same pipeline on a
+ * fresh database loaded from the same files, and the table reports the median with the range: runs
  * of one build vary by 10-20 % on these machines. On the smallest size the per-lead baseline
  * (bench/baseline.ts) runs on a second copy of the same data, so the speed-up is
  * measured side by side.
@@ -25,8 +25,6 @@ import { generate } from '../src/generate/generate.js';
 import { runPipeline } from '../src/demo/pipeline.js';
 import { readDiagnosis } from '../src/diagnose.js';
 import { importCsv } from '../src/import/import.js';
-import { loadPlantedLinks } from '../src/generate/links.js';
-import { invariantViolations } from '../src/quality/quality.js';
 import { recoveryParamsSchema, runRecovery } from '../src/recovery.js';
 import { poolClient, withRun } from '../src/runs.js';
 import { PROJECT_ROOT } from '../src/paths.js';
@@ -181,7 +179,7 @@ try {
         process.stderr.write(`[perf] ${size} leads: recovery run ${k} of ${repeats} on a fresh copy\n`);
         const again = await repeatRecovery(cluster.connectionString, `idgap_perf_${size}_run${k}`, dir);
         current.recovery_runs_ms.push(again.ms);
-        if (again.violations > 0 || again.matched !== current.matched) exitCode = 1;
+        if (again.violations > 0 || again.wrongLinks > 0 || again.matched !== current.matched) exitCode = 1;
         current.invariant_violations += again.violations;
       }
       current.recovery_ms = median(current.recovery_runs_ms);
@@ -287,39 +285,23 @@ function median(xs: number[]): number {
 }
 
 /**
- * One more recovery of the same data: a new database loaded from the same files
- * (import, planted links, drivers index) as the pipeline's, then a timed run,
- * its invariants checked; the database is dropped afterwards.
+ * One more recovery of the same data: the same pipeline as the first run (import,
+ * planted links, drivers index, recovery, snapshot, quality, invariants) on a new
+ * database loaded from the same files; the database is dropped afterwards.
  */
-async function repeatRecovery(clusterUrl: string, name: string, dir: string): Promise<{ ms: number; matched: number; violations: number }> {
+async function repeatRecovery(clusterUrl: string, name: string, dir: string): Promise<{ ms: number; matched: number; wrongLinks: number; violations: number }> {
   const url = dbUrl(clusterUrl, name);
   await ensureDatabase(url);
   await migrateDatabase(url, log);
   const pool = createPool(url, 4, 'idgap-bench-repeat');
   try {
-    for (const kind of ['leads', 'drivers', 'activity'] as const) await importCsv(pool, kind, path.join(dir, `${kind}.csv`), log);
-    const loader = await pool.connect();
-    try {
-      await loadPlantedLinks(loader, dir);
-    } finally {
-      loader.release();
-    }
-    await pool.query('select * from canon.refresh_drivers_index()');
-    let matched = 0;
-    const t = Date.now();
-    await withRun(poolClient(pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: { batch_size: batchSize }, trigger: 'cli', log }, async (params, { client, runId, log: l }) => {
-      const r = await runRecovery(client, runId, params, l, { secondConnection: poolClient(pool) });
-      matched = r.matched;
-      return { stats: { candidates: r.candidates, batches: r.batches, errors: r.errors } };
-    });
-    const ms = Date.now() - t;
-    const client = await pool.connect();
-    try {
-      const violations = Object.values(await invariantViolations(client)).reduce((a: number, b) => a + Number(b), 0);
-      return { ms, matched, violations };
-    } finally {
-      client.release();
-    }
+    const pipe = await runPipeline(pool, dir, log, { batchSize });
+    return {
+      ms: pipe.timings_ms.recovery!,
+      matched: pipe.recovery.matched,
+      wrongLinks: pipe.quality.wrong_links,
+      violations: Object.values(pipe.invariants).reduce((a: number, b) => a + Number(b), 0),
+    };
   } finally {
     await pool.end();
     const admin = new pg.Client({ connectionString: clusterUrl });
@@ -346,7 +328,7 @@ const lines = [
   '',
   `Machine: ${machine.cpus} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}; ${machine.date.slice(0, 10)}.`,
   `Batch size ${batchSize}, seed ${seed}. Produced by \`npm run bench:perf -- --sizes ${sizes.join(',')} --batch-size ${batchSize} --repeats ${repeats}\`.`,
-  `The recovery of each size ran ${repeats} time${repeats > 1 ? 's' : ''}, the first in the pipeline (at the largest size with one more batch explained beside it), the others each on a fresh database loaded from the same files; "recovery s" and leads/s are the median, "runs s" every run in order. Everything else is from the first run.`,
+  `The recovery of each size ran ${repeats} time${repeats > 1 ? 's' : ''}, the first in the pipeline (at the largest size with one more batch explained beside it), the others each through the same pipeline on a fresh database loaded from the same files; "recovery s" and leads/s are the median, "runs s" every run in order. Everything else is from the first run.`,
   '',
   '| leads × drivers | generate s | import leads s | import drivers s | index refresh s | recovery s | runs s | leads/s | Node peak MB | 2nd recovery s | snapshot s | diagnose s | matched | precision | recall | wrong links | invariant violations | DB MB |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
