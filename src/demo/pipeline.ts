@@ -32,13 +32,9 @@ export interface PipelineResult {
 
 async function gapCounts(pool: pg.Pool): Promise<GapCounts> {
   const { rows } = await pool.query<GapCounts>(`
-    select count(*)::integer as total,
-           (count(*) filter (where analysis.gap_reason <> 'resolved'))::integer as unresolved,
-           (count(*) filter (where analysis.gap_reason = 'no_identity'))::integer as no_identity,
-           (count(*) filter (where analysis.gap_reason = 'no_origin'))::integer as no_origin,
-           (count(*) filter (where analysis.gap_reason = 'inconsistent_origin'))::integer as inconsistent_origin,
-           coalesce(round(100.0 * count(*) filter (where analysis.gap_reason <> 'resolved') / nullif(count(*), 0), 2), 0)::float8 as pct_unresolved
-    from ops.v_identity_gap_analysis as analysis`);
+    select totals.total_leads as total, totals.unresolved, totals.no_identity, totals.no_origin, totals.inconsistent_origin,
+           totals.pct_unresolved::float8 as pct_unresolved
+    from ops.v_identity_gap_totals as totals`);
   return rows[0]!;
 }
 

@@ -91,6 +91,9 @@ begin
     execute format('grant execute on function %s to idgap_reader', f);
   end loop;
 
+  /* The gap rule and the gap totals, which the ops views call (a view's functions are checked against its reader). */
+  grant execute on function ops.gap_reason(uuid, text, uuid), ops.identity_gap_totals(date, date) to idgap_reader;
+
   /* The API: queue jobs with graphile_worker.add_job, which writes Graphile's tables with the caller's rights. */
   grant usage on schema graphile_worker to idgap_api;
   grant execute on function graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text) to idgap_api;

@@ -1,10 +1,10 @@
 /*
  * The gap state of one lead, read from the shared tables now: the person it is
- * linked to, that person's origin, and the gap reason (the rule of
- * ops.v_identity_gap_analysis). Exactly one row; gap_reason is null for a lead
- * that does not exist. A plain SQL function with no SET clause, so the planner
- * inlines it into the caller's LATERAL join: three index probes per lead, in
- * the batch's leads statement and in the re-check under the batch lock
+ * linked to, that person's origin, and the gap reason (ops.gap_reason, the rule
+ * ops.v_identity_gap_analysis reads too). Exactly one row; gap_reason is null
+ * for a lead that does not exist. A plain SQL function with no SET clause, so
+ * the planner inlines it into the caller's LATERAL join: three index probes per
+ * lead, in the batch's leads statement and in the re-check under the batch lock
  * (ops.batch_lead_state), with no second copy of the rule.
  */
 create or replace function ops.lead_gap_state(p_lead_id text, p_lead_found boolean)
@@ -17,13 +17,8 @@ as $$
          origins.origin_tag,
          origins.origin_source_id,
          origins.decided_by,
-         case
-           when not p_lead_found then null
-           when lead_links.person_key is null then 'no_identity'
-           when origins.person_key is null or origins.origin_tag <> 'cabinet_lead' then 'no_origin'
-           when origin_links.person_key is distinct from lead_links.person_key then 'inconsistent_origin'
-           else 'resolved'
-         end
+         case when not p_lead_found then null
+              else ops.gap_reason(lead_links.person_key, origins.origin_tag, origin_links.person_key) end
   from (select) as one_row
   left join canon.identity_links as lead_links
     on lead_links.source_table = 'module_ct_cabinet_leads' and lead_links.source_pk = p_lead_id

@@ -1,3 +1,8 @@
+/*
+ * The day's row of the gap history: the figures of ops.v_identity_gap_totals
+ * (the one definition of the totals; risk counts are of unresolved leads) and
+ * that day's recovery runs.
+ */
 create or replace function ops.snapshot_identity_gap(p_date date default null)
 returns ops.identity_gap_daily
 language plpgsql
@@ -13,21 +18,10 @@ begin
     no_identity, no_origin, inconsistent_origin, risk_high, risk_medium, risk_low,
     matched_in_day, runs_in_day, taken_at)
   select snapshot_day,
-         gap.total, gap.total - gap.resolved, gap.resolved,
-         case when gap.total = 0 then 0 else round(100.0 * (gap.total - gap.resolved) / gap.total, 2) end,
+         gap.total_leads, gap.unresolved, gap.resolved, gap.pct_unresolved,
          gap.no_identity, gap.no_origin, gap.inconsistent_origin, gap.risk_high, gap.risk_medium, gap.risk_low,
          runs.matched, runs.runs, now()
-  from (
-    select count(*)::integer as total,
-           (count(*) filter (where analysis.gap_reason = 'resolved'))::integer as resolved,
-           (count(*) filter (where analysis.gap_reason = 'no_identity'))::integer as no_identity,
-           (count(*) filter (where analysis.gap_reason = 'no_origin'))::integer as no_origin,
-           (count(*) filter (where analysis.gap_reason = 'inconsistent_origin'))::integer as inconsistent_origin,
-           (count(*) filter (where analysis.risk_level = 'high'))::integer as risk_high,
-           (count(*) filter (where analysis.risk_level = 'medium'))::integer as risk_medium,
-           (count(*) filter (where analysis.risk_level = 'low'))::integer as risk_low
-    from ops.v_identity_gap_analysis as analysis
-  ) as gap
+  from ops.v_identity_gap_totals as gap
   cross join (
     select coalesce(sum(job_runs.matched), 0)::integer as matched,
            (count(*) filter (where job_runs.state = 'succeeded'))::integer as runs
@@ -54,4 +48,4 @@ begin
   return result;
 end
 $$;
-comment on function ops.snapshot_identity_gap(date) is 'Upserts the row of ops.identity_gap_daily for the day (default today, UTC) from the current gap and that day''s recovery runs; re-running replaces the row.';
+comment on function ops.snapshot_identity_gap(date) is 'Upserts the row of ops.identity_gap_daily for the day (default today, UTC) from ops.v_identity_gap_totals (risk counts among the unresolved leads) and that day''s recovery runs; re-running replaces the row.';

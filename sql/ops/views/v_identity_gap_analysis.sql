@@ -1,7 +1,9 @@
 /*
  * The gap, lead by lead. A lead is resolved when it is linked to a person whose
  * cabinet_lead origin points to a lead linked to that same person; a second
- * lead of a resolved person is a repeat lead, not a gap.
+ * lead of a resolved person is a repeat lead, not a gap. The rule is
+ * ops.gap_reason (shared with ops.lead_gap_state, the recovery's per-lead read);
+ * this view gathers its facts for every lead at once with hash joins.
  * trips_14d is a scalar sub-select: a query that does not read it (the
  * snapshot, the recovery's selection) never computes it.
  */
@@ -17,7 +19,7 @@ lead_links as not materialized (
   where links.source_table = 'module_ct_cabinet_leads'
 ),
 lead_origins as (
-  select origins.person_key, origins.origin_source_id
+  select origins.person_key, origins.origin_tag, origins.origin_source_id
   from canon.identity_origin as origins
   where origins.origin_tag = 'cabinet_lead'
 ),
@@ -25,6 +27,7 @@ linked as (
   select leads.lead_id,
          leads.lead_date,
          lead_links.person_key,
+         lead_origins.origin_tag,
          lead_origins.origin_source_id,
          origin_links.person_key as origin_lead_person_key
   from leads
@@ -36,12 +39,7 @@ classified as (
   select linked.*,
          linked.person_key is not null as has_identity,
          linked.origin_source_id is not null as has_origin,
-         case
-           when linked.person_key is null then 'no_identity'
-           when linked.origin_source_id is null then 'no_origin'
-           when linked.origin_lead_person_key is distinct from linked.person_key then 'inconsistent_origin'
-           else 'resolved'
-         end as gap_reason,
+         ops.gap_reason(linked.person_key, linked.origin_tag, linked.origin_lead_person_key) as gap_reason,
          (now() at time zone 'utc')::date - linked.lead_date as gap_age_days
   from linked
 ),

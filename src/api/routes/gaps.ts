@@ -59,8 +59,9 @@ export const failReasonsQuerySchema = z
 /*
  * The gap view is computed over every lead (about 0.3 s at 100,000 leads), so
  * the list is read in three set-based steps, each cached (see swrCache):
- * 1. one aggregate per date window: totals, breakdown, and the count of every
- *    reason x risk pair (the item count of any filter is a sum of those);
+ * 1. one aggregate per date window (ops.identity_gap_totals): totals, and the
+ *    count of every reason x risk pair, zeros included (the breakdown, and the
+ *    item count of any filter is a sum of those);
  * 2. the ordered lead ids (LIMIT/OFFSET on the view, cheap columns only): the
  *    first 1000 of a filter in one read that serves every page inside them,
  *    deeper pages with their own LIMIT/OFFSET;
@@ -68,25 +69,9 @@ export const failReasonsQuerySchema = z
  *    page's rows only, not for every lead).
  */
 const SUMMARY_SQL = `
-with filtered as (
-  select analysis.gap_reason, analysis.risk_level, analysis.risk_rank
-  from ops.v_identity_gap_analysis as analysis
-  where ($1::date is null or analysis.lead_date >= $1::date)
-    and ($2::date is null or analysis.lead_date <= $2::date)
-),
-grouped as (
-  select filtered.gap_reason, filtered.risk_level, filtered.risk_rank, count(*)::integer as leads
-  from filtered
-  group by filtered.gap_reason, filtered.risk_level, filtered.risk_rank
-)
-select coalesce(sum(grouped.leads), 0)::integer as total,
-       coalesce(sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved'), 0)::integer as unresolved,
-       coalesce(sum(grouped.leads) filter (where grouped.gap_reason = 'resolved'), 0)::integer as resolved,
-       coalesce(round(100.0 * sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved') / nullif(sum(grouped.leads), 0), 2), 0)::float8 as pct_unresolved,
-       coalesce(sum(grouped.leads) filter (where grouped.gap_reason <> 'resolved' and grouped.risk_level = 'high'), 0)::integer as high_risk,
-       coalesce(jsonb_agg(jsonb_build_object('gap_reason', grouped.gap_reason, 'risk_level', grouped.risk_level, 'leads', grouped.leads)
-                          order by grouped.gap_reason, grouped.risk_rank desc), '[]'::jsonb) as groups
-from grouped`;
+select totals.total_leads as total, totals.unresolved, totals.resolved, totals.pct_unresolved::float8 as pct_unresolved,
+       totals.risk_high as high_risk, totals.cells as groups
+from ops.identity_gap_totals($1::date, $2::date) as totals`;
 
 const PAGE_IDS_SQL = `
 select analysis.lead_id
@@ -155,7 +140,7 @@ export function registerGapRoutes(app: FastifyInstance, { pool, log }: ApiOption
     const totalItems = summary.groups.filter(selected).reduce((n, g) => n + g.leads, 0);
     return {
       totals: summary.totals,
-      breakdown: summary.groups.filter((g) => g.gap_reason !== 'resolved'),
+      breakdown: summary.groups.filter((g) => g.gap_reason !== 'resolved' && g.leads > 0),
       items: page.items,
       meta: { ...pageMeta(q.page, q.page_size, totalItems), as_of: summary.as_of < page.as_of ? summary.as_of : page.as_of },
     };

@@ -5,30 +5,16 @@ import type { ApiOptions } from '../server.js';
 import { microCache } from '../http.js';
 
 interface Snapshot {
-  gaps: Array<{ gap_reason: string; risk_level: string; leads: number; pct_unresolved: number }>;
+  gaps: { pct_unresolved: number; cells: Array<{ gap_reason: string; risk_level: string; leads: number }> };
   freshness: Array<{ task: string; last_success_epoch: number | null; seconds_since_last_success: number | null; matched_24h: number }>;
   health: Array<{ check: string; level: number }>;
   queue: Array<{ task: string; state: string; jobs: number }>;
 }
 
-/* Zero-filled: every unresolved reason × risk pair is a series, so a drop to 0 is visible. */
+/* ops.v_identity_gap_totals, the one definition: its cells are zero-filled, so every unresolved reason x risk pair is a series and a drop to 0 is visible. */
 const GAPS_SQL = `
-with counts as (
-  select analysis.gap_reason, analysis.risk_level, count(*)::integer as leads
-  from ops.v_identity_gap_analysis as analysis
-  group by analysis.gap_reason, analysis.risk_level
-),
-totals as (
-  select coalesce(sum(counts.leads), 0) as total,
-         coalesce(sum(counts.leads) filter (where counts.gap_reason <> 'resolved'), 0) as unresolved
-  from counts
-)
-select reasons.gap_reason, risks.risk_level, coalesce(counts.leads, 0) as leads,
-       coalesce(round(100.0 * totals.unresolved / nullif(totals.total, 0), 2), 0)::float8 as pct_unresolved
-from (values ('no_identity'), ('no_origin'), ('inconsistent_origin')) as reasons (gap_reason)
-cross join (values ('high'), ('medium'), ('low')) as risks (risk_level)
-cross join totals
-left join counts on counts.gap_reason = reasons.gap_reason and counts.risk_level = risks.risk_level`;
+select totals.pct_unresolved::float8 as pct_unresolved, totals.cells
+from ops.v_identity_gap_totals as totals`;
 
 async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
   const [gaps, freshness, health, queue] = await Promise.all([
@@ -39,7 +25,7 @@ async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
     pool.query(`select health."check", health.status_rank - 1 as level from ops.v_identity_gap_health as health`),
     pool.query(`select depth.task, depth.state, depth.jobs from ops.v_worker_queue_depth as depth`),
   ]);
-  return { gaps: gaps.rows, freshness: freshness.rows, health: health.rows, queue: queue.rows };
+  return { gaps: gaps.rows[0], freshness: freshness.rows, health: health.rows, queue: queue.rows };
 }
 
 /**
@@ -55,22 +41,22 @@ export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions
 
   new Gauge({
     name: 'idgap_gap_leads',
-    help: 'Unresolved leads (the identity gap) by gap_reason and risk_level, from ops.v_identity_gap_analysis.',
+    help: 'Unresolved leads (the identity gap) by gap_reason and risk_level, from ops.v_identity_gap_totals.',
     labelNames: ['gap_reason', 'risk_level'] as const,
     registers: [registry],
     async collect() {
       const s = await snapshot();
       this.reset();
-      for (const r of s.gaps) this.set({ gap_reason: r.gap_reason, risk_level: r.risk_level }, r.leads);
+      for (const r of s.gaps.cells) if (r.gap_reason !== 'resolved') this.set({ gap_reason: r.gap_reason, risk_level: r.risk_level }, r.leads);
     },
   });
   new Gauge({
     name: 'idgap_gap_pct_unresolved',
-    help: 'Percentage of leads that are unresolved (0-100).',
+    help: 'Percentage of leads that are unresolved (0-100), from ops.v_identity_gap_totals.',
     registers: [registry],
     async collect() {
       const s = await snapshot();
-      this.set(s.gaps[0]?.pct_unresolved ?? 0);
+      this.set(s.gaps.pct_unresolved);
     },
   });
   new Gauge({
