@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { leadAged, linkLead, person, resolvedLead, setOrigin } from './gap.js';
+import { leadAged, linkLead, person, resolvedLead, rowsOf, setOrigin } from './gap.js';
 
 /**
  * One lead of every gap reason and risk level, plus resolved and repeat leads,
@@ -45,4 +45,22 @@ export async function insertGapDataset(db: pg.Pool): Promise<void> {
   const repeat = await leadAged(db, 10); // resolved, repeat lead
   await linkLead(db, repeat, first.personKey);
   await resolvedLead(db, 1); // resolved
+}
+
+/** The views and functions of canon and ops whose definition contains `pattern` (case-insensitive regex). */
+export async function objectsDefining(db: pg.Pool, pattern: string): Promise<string[]> {
+  const rows = await rowsOf<{ name: string }>(
+    db,
+    `select format('%s.%s', namespaces.nspname, procs.proname) as name
+     from pg_catalog.pg_proc as procs
+     join pg_catalog.pg_namespace as namespaces on namespaces.oid = procs.pronamespace
+     where namespaces.nspname in ('canon', 'ops') and procs.prokind = 'f' and pg_catalog.pg_get_functiondef(procs.oid) ~* $1
+     union all
+     select format('%s.%s', views.schemaname, views.viewname)
+     from pg_catalog.pg_views as views
+     where views.schemaname in ('canon', 'ops') and views.definition ~* $1
+     order by 1`,
+    [pattern],
+  );
+  return rows.map((r) => r.name);
 }
