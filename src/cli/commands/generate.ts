@@ -10,7 +10,7 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description(
-      'write synthetic, deterministic CSVs (leads.csv, drivers.csv, activity.csv) with every planted case of SPEC 7, ' +
+      'write synthetic, deterministic CSVs (leads.csv, drivers.csv, activity.csv) with every planted case of docs/synthetic-data.md, ' +
         'truth.csv (the true driver and expected outcome of each lead) and links.csv / origins.csv (planted links without origin); no database needed',
     )
     .requiredOption('--leads <n>', 'number of leads')
