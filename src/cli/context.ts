@@ -43,6 +43,11 @@ export function selectEmbeddedDatabase(name: string | undefined): void {
   selectedDatabase = name;
 }
 
+/** The database `--database` named, if any. */
+export function selectedEmbeddedDatabase(): string | undefined {
+  return selectedDatabase;
+}
+
 /** Config, logger, database (embedded or DATABASE_URL), schema; torn down in reverse order whatever happens. */
 export async function withContext<T>(opts: ContextOptions, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const { loadConfig } = await import('../config.js');

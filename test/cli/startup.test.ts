@@ -52,6 +52,7 @@ describe('idgap before the database starts', () => {
     [['recover', '--date-from', '2026-02-01', '--date-to', '2026-01-01'], 'idgap: --date-from must not be after --date-to (got "2026-02-01")\n'],
     [['recover', '--gap-reason', 'lost'], 'idgap: --gap-reason must be no_identity, no_origin or inconsistent_origin (got "lost")\n'],
     [['recover', '--bogus'], "idgap: unknown option '--bogus' (see --help)\n"],
+    [['--database', 'idgap', 'demo'], 'idgap: the demo always uses its own database idgap_demo (it drops and recreates it): leave out --database idgap\n'],
     [['--database', 'Bad-Name', 'diagnose'], 'idgap: --database must be a database name of lower-case letters, digits and _ (got "Bad-Name")\n'],
   ])('`idgap %j` names the flag the user typed, in one line, without starting a database', async (args, message) => {
     const result = await idgap(...args);

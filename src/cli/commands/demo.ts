@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { printJson, UserError, withContext } from '../context.js';
+import { printJson, selectedEmbeddedDatabase, UserError, withContext } from '../context.js';
 import type { PipelineResult } from '../../demo/pipeline.js';
 
 export const DEMO_DATABASE = 'idgap_demo';
@@ -87,6 +87,10 @@ export function registerDemo(program: Command): void {
       const drivers = num('--drivers', opts.drivers ?? opts.leads, 1);
       const seed = num('--seed', opts.seed, 0);
       const batchSize = num('--batch-size', opts.batchSize, 1);
+      const chosen = selectedEmbeddedDatabase();
+      if (chosen !== undefined && chosen !== DEMO_DATABASE) {
+        throw new UserError(`the demo always uses its own database ${DEMO_DATABASE} (it drops and recreates it): leave out --database ${chosen}`);
+      }
       const { loadConfig } = await import('../../config.js');
       if (loadConfig().DATABASE_URL) {
         throw new UserError('idgap demo runs only on the embedded PostgreSQL (it drops and recreates its own database); unset DATABASE_URL to run it');
