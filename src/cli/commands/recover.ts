@@ -94,13 +94,10 @@ export function registerRecover(program: Command): void {
         refresh_index: opts.refreshIndex,
       };
       const payload = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-      const [{ recoveryParamsSchema, runRecovery }, { poolClient, withRun }, { requestShutdown, shutdownRequested }] = await Promise.all([
-        import('../../recovery.js'),
-        import('../../runs.js'),
-        import('../../shutdown.js'),
-      ]);
+      const { recoveryParamsSchema, runRecovery } = await import('../../recovery.js');
       const parsed = recoveryParamsSchema.safeParse(payload);
       if (!parsed.success) throw new UserError(describeArgumentError(parsed.error, ARGUMENT_NAMES, payload));
+      const [{ poolClient, withRun }, { requestShutdown, shutdownRequested }] = await Promise.all([import('../../runs.js'), import('../../shutdown.js')]);
       await withContext({}, async ({ pool, log }) => {
         const tty = process.stderr.isTTY && !opts.json;
         const onSignal = () => {
