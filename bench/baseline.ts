@@ -1,5 +1,5 @@
 /**
- * The per-lead baseline (NOT product code): the rules of SPEC 3 implemented the
+ * The per-lead baseline (NOT product code): the rules of docs/matching-rules.md implemented the
  * way the original job did it — one lead at a time, a few queries per lead, a
  * commit every `commitEvery` leads. bench/perf.ts runs it on the same data as
  * the set-based recovery so the speed-up is a ratio measured side by side.

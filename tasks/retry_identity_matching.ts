@@ -5,7 +5,7 @@ import { jobIdOf, withRun } from '../src/runs.js';
 import { shutdownRequested } from '../src/shutdown.js';
 
 /**
- * Recovers unresolved leads in batches (SPEC 3), records the run, then queues
+ * Recovers unresolved leads in batches (docs/matching-rules.md), records the run, then queues
  * snapshot_identity_gap so the daily history follows every recovery.
  */
 const task: Task = async (payload, helpers) => {

@@ -1,13 +1,31 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { isUserFacing } from './context.js';
+import { isUserFacing, selectEmbeddedDatabase } from './context.js';
 import { commands } from './commands/index.js';
+import { PROJECT_ROOT } from '../paths.js';
+
+/*
+ * Start-up loads commander and the command definitions only: each command imports its heavy modules (the database,
+ * the worker, the API, the generator) inside its action, after checking its arguments.
+ */
+const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const program = new Command();
 program
   .name('idgap')
   .description('Identity gap recovery: measure, recover and monitor the leads without a person or origin.')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .version(version, '-V, --version', 'print the version of idgap')
+  .option(
+    '--database <name>',
+    'the embedded PostgreSQL database to use (default: idgap; created when missing); --database idgap_demo explores the demo\'s data',
+  )
+  .configureOutput({
+    /* Commander's own errors (unknown option, missing argument): one line in the style of every idgap error. */
+    outputError: (text, write) => write(`${text.replace(/^error: /, 'idgap: ').trimEnd()} (see --help)\n`),
+  })
+  .exitOverride()
+  .hook('preAction', (root) => selectEmbeddedDatabase(root.opts<{ database?: string }>().database));
 for (const register of commands) register(program);
 
 try {

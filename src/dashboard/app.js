@@ -11,6 +11,8 @@
   /** 32-char lead ids as 8…4, whole in the tooltip. */
   const shortId = (id) => (id.length > 14 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
   const setText = (id, text) => { $(id).textContent = text; };
+  /** Every time on the page: UTC, 24-hour, labelled (`2026-12-07 14:05 UTC`), whatever the browser's zone. */
+  const utc = (value, seconds = false) => `${new Date(value).toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ')} UTC`;
 
   async function getJson(url) {
     const res = await fetch(url, { headers: { accept: 'application/json' } });
@@ -60,13 +62,18 @@
     setText('card-matched-24h', fmt(freshness.matched_24h));
     badge('freshness-badge', freshness.status);
     setText('freshness-detail', freshness.last_success_at
-      ? `last successful recovery ${freshness.hours_since_last_success} h ago (stale after ${freshness.stale_hours} h)`
+      ? `last successful recovery ${utc(freshness.last_success_at)} (${freshness.hours_since_last_success} h ago; stale after ${freshness.stale_hours} h)`
       : 'no recovery has succeeded yet');
   }
 
   function renderHistory(history) {
     const items = history.items;
-    $('history-empty').hidden = items.length > 0;
+    /* A trend needs two days: on day one the chart has a single point, so say so rather than show nothing. */
+    const note = $('history-empty');
+    note.hidden = items.length >= 2;
+    note.textContent = items.length === 0
+      ? 'No history yet: the snapshot task writes one row per day; the chart starts with the first.'
+      : `Only ${items.length} day of history (${items[0].snapshot_date}): the chart shows a trend from the second day on.`;
     const labels = items.map((r) => r.snapshot_date);
     const datasets = [
       { label: '% unresolved', data: items.map((r) => r.pct_unresolved), yAxisID: 'pct', borderColor: '#b91c1c', backgroundColor: '#b91c1c', borderWidth: 2, tension: 0.2 },
@@ -118,6 +125,8 @@
   }
 
   function renderAlerts(alerts) {
+    const total = alerts.meta.total_items;
+    setText('alert-total', total > alerts.items.length ? `${fmt(alerts.items.length)} newest of ${fmt(total)}` : `${fmt(total)} in all`);
     fillRows('alert-rows', alerts.items, (a) => [
       { text: shortId(a.lead_id), className: 'lead', title: a.lead_id },
       { text: a.alert_type, title: a.suggested_action },
@@ -132,7 +141,7 @@
       { text: r.task },
       { text: r.trigger },
       { text: r.state, className: `state-${r.state}`, title: r.error || '' },
-      { text: new Date(r.started_at).toISOString().slice(0, 16).replace('T', ' ') },
+      { text: utc(r.started_at) },
       { text: fmt(r.matched), className: 'num' },
       { text: r.duration_ms === null ? '–' : fmt(r.duration_ms), className: 'num' },
     ], 'no runs yet');
@@ -146,7 +155,7 @@
         getJson('/api/v1/ops/identity-gaps/history?days=90'),
         getJson('/api/v1/ops/identity-gaps/health'),
         getJson('/api/v1/ops/identity-gaps/fail-reasons?limit=8'),
-        getJson('/api/v1/ops/identity-gaps/alerts?page_size=10'),
+        getJson('/api/v1/ops/identity-gaps/alerts?order=newest&page_size=10'),
         getJson('/api/v1/ops/runs?limit=20'),
       ]);
       state.data = { gaps, freshness, history, health, fail, alerts, runs };
@@ -157,7 +166,7 @@
       renderAlerts(alerts);
       renderRuns(runs);
       $('load-error').hidden = true;
-      setText('updated-at', `updated ${new Date().toLocaleTimeString()}`);
+      setText('updated-at', `updated ${utc(Date.now(), true)}`);
       state.loads += 1;
       document.body.dataset.loaded = String(state.loads);
     } catch (e) {

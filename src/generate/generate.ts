@@ -4,7 +4,7 @@ import { Faker, base, es } from '@faker-js/faker';
 import { expectedOutcome, nameSimilarity, nameTokens, THRESHOLD, type Expected, type ModelDriver, type ModelLead } from './rules.js';
 
 /**
- * Synthetic CSVs for SPEC 7, deterministic for a seed and streamed to disk with
+ * Synthetic CSVs for docs/synthetic-data.md, deterministic for a seed and streamed to disk with
  * bounded memory: leads.csv, drivers.csv, activity.csv, truth.csv, plus
  * links.csv / origins.csv (planted links without origin and an origin pointing
  * to the wrong lead, loaded after import by loadPlantedLinks).
@@ -13,7 +13,7 @@ import { expectedOutcome, nameSimilarity, nameTokens, THRESHOLD, type Expected, 
  * its own counter through a bijection (disjoint spaces per plate pattern), and
  * leads without a true driver take phones (8xxxxxxxx) and plates (AB-1234)
  * from spaces no driver uses. The only shared keys are the planted ones, so
- * truth.csv can be computed exactly by the SPEC model in rules.ts.
+ * truth.csv can be computed exactly by the model of docs/matching-rules.md in rules.ts.
  */
 
 export const PLANTED_CASES = [
@@ -300,7 +300,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     const s = r === 0 ? `${head}-${tail}` : r === 1 ? `${head} ${tail}` : r === 2 ? norm : `${head}-${tail}`;
     return chance(0.25) ? s.toLowerCase() : s;
   };
-  /** Every phone format of SPEC 3.1. */
+  /** Every phone format of docs/matching-rules.md §1. */
   const showPhone = (n: string, driver: boolean): string => {
     if (driver && chance(0.7)) return `51${n}`;
     switch (int(5)) {
@@ -607,7 +607,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       }
       case 'window_hides_older_driver': {
         /*
-         * SPEC 3.2: R3B applies only when R3 had no candidate at all. The lead's
+         * docs/matching-rules.md §2: R3B applies only when R3 had no candidate at all. The lead's
          * name matches A (hired long before the window), but B on the same plate
          * is inside the window with another name: R3 is weak, R3B is not tried.
          */

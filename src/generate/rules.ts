@@ -1,14 +1,14 @@
 /**
- * SPEC 3 restated in TypeScript for the generator's truth.csv only: what the
+ * docs/matching-rules.md restated in TypeScript for the generator's truth.csv only: what the
  * matching SHOULD decide for a lead, given the drivers that share its keys.
  * The product's decisions live in SQL (canon.* and ops.process_identity_batch);
- * this model is written from the SPEC, independently, so that the quality bench
+ * this model is written from the rules, independently, so that the quality bench
  * compares the engine with the contract rather than with itself.
  */
 
 const PARTICLES = new Set(['DE', 'DEL', 'LA', 'LOS', 'LAS', 'EL', 'Y', 'E']);
 
-/** SPEC 3.1 name: unaccent, upper-case, every run of non-letters becomes one space. */
+/** docs/matching-rules.md §1 name: unaccent, upper-case, every run of non-letters becomes one space. */
 export function normName(raw: string): string {
   return raw
     .normalize('NFD')
@@ -82,7 +82,7 @@ function plateVerdict(lead: ModelLead, candidates: ModelDriver[], rule: number):
   return { kind: 'named', person: bestPerson, rule };
 }
 
-/** SPEC 3.2 with no target park: the decision for one lead. */
+/** docs/matching-rules.md §2-3 with no target park: the decision for one lead. */
 export function expectedOutcome(lead: ModelLead, phoneDrivers: ModelDriver[], plateDrivers: ModelDriver[]): Expected {
   if (!lead.hasPhone && !lead.hasPlate) return { link: false, reason: 'MISSING_KEYS' };
   const verdicts: Verdict[] = [];

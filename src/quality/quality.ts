@@ -141,7 +141,7 @@ export async function evaluateQuality(client: pg.ClientBase, truthFile: string):
   }
 }
 
-/** SPEC 9's invariants as violation counts (all must be 0), read from ops.v_diag_integrity (what `idgap diagnose` shows); the demo and the bench fail when one is not. */
+/** The integrity invariants as violation counts (all must be 0), read from ops.v_diag_integrity (what `idgap diagnose` shows); the demo and the bench fail when one is not. */
 export async function invariantViolations(client: pg.ClientBase): Promise<Record<string, number>> {
   const { rows } = await client.query<{ check: string; violations: number }>('select "check", violations from ops.v_diag_integrity order by check_order');
   return Object.fromEntries(rows.map((r) => [r.check, r.violations]));

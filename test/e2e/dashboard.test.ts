@@ -46,8 +46,11 @@ afterAll(async () => {
   await api?.app.close();
 });
 
-async function openDashboard(viewport: { width: number; height: number }): Promise<{ page: Page; problems: string[]; offsite: string[] }> {
-  const context = await browser.newContext({ viewport });
+async function openDashboard(
+  viewport: { width: number; height: number },
+  options: { timezoneId?: string; locale?: string } = {},
+): Promise<{ page: Page; problems: string[]; offsite: string[] }> {
+  const context = await browser.newContext({ viewport, ...options });
   const page = await context.newPage();
   const problems: string[] = [];
   const offsite: string[] = [];
@@ -118,5 +121,47 @@ describe('dashboard', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.context().close();
+  });
+
+  it('lists the newest alerts first, with the total count', async () => {
+    const { page, problems } = await openDashboard({ width: 1366, height: 900 });
+    const all = (await (await api.get('/api/v1/ops/identity-gaps/alerts?page_size=100')).json()) as { items: Array<{ days_open: number }>; meta: { total_items: number } };
+    expect(all.meta.total_items).toBe(20);
+    const shown = await page.getByTestId('alert-rows').locator('tr').evaluateAll((rows) => rows.map((r) => Number(r.querySelectorAll('td')[3]!.textContent)));
+    expect(shown).toHaveLength(10);
+    expect(shown).toEqual([...shown].sort((a, b) => a - b));
+    expect(shown[0]).toBe(Math.min(...all.items.map((a) => a.days_open)));
+    expect(await page.getByTestId('alert-total').textContent()).toBe('10 newest of 20');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows every time in one labelled format, UTC 24-hour, whatever the browser\'s time zone', async () => {
+    const { page, problems } = await openDashboard({ width: 1366, height: 900 }, { timezoneId: 'America/Lima', locale: 'en-US' });
+    const updated = (await page.getByTestId('updated-at').textContent())!;
+    expect(updated).toMatch(/^updated \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+    expect(Math.abs(Date.parse(`${updated.slice(8, 27).replace(' ', 'T')}Z`) - Date.now())).toBeLessThan(120_000);
+    const runs = (await (await api.get('/api/v1/ops/runs?limit=20')).json()) as { items: Array<{ started_at: string }> };
+    const started = await page.getByTestId('run-rows').locator('tr').evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[4]!.textContent));
+    expect(started[0]).toBe(`${new Date(runs.items[0]!.started_at).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+    const page_text = (await page.locator('body').textContent())!;
+    expect(page_text).not.toMatch(/\b(AM|PM)\b/);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  // Last: these rewrite the history the tests above read.
+  it('says so when there is less than two days of history for the chart', async () => {
+    await db.pool.query('delete from ops.identity_gap_daily where snapshot_date < current_date');
+    const { page: oneDay, problems } = await openDashboard({ width: 1366, height: 900 });
+    await expect.poll(() => oneDay.getByTestId('history-empty').isVisible()).toBe(true);
+    expect(await oneDay.getByTestId('history-empty').textContent()).toMatch(/^Only 1 day of history \(\d{4}-\d{2}-\d{2}\): the chart shows a trend from the second day on\.$/);
+    await oneDay.context().close();
+    await db.pool.query('delete from ops.identity_gap_daily');
+    const { page: none } = await openDashboard({ width: 1366, height: 900 });
+    expect(await none.getByTestId('history-empty').isVisible()).toBe(true);
+    expect(await none.getByTestId('history-empty').textContent()).toMatch(/^No history yet/);
+    expect(problems).toEqual([]);
+    await none.context().close();
   });
 });

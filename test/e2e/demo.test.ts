@@ -40,6 +40,19 @@ describe('idgap demo', () => {
     expect(stdout).toMatch(/Quality precision 100\.00%/);
   }, 180_000);
 
+  it('prints the commands that explore its data, and the printed diagnose reads the demo\'s database', async () => {
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--leads', '400'], { env: env(), timeout: 170_000 });
+    const printed = stdout.match(/^ {2}npx idgap (.*diagnose)\b/m);
+    expect(printed, stdout).not.toBeNull();
+    expect(printed![1]).toBe('--database idgap_demo diagnose');
+    const args = printed![1]!.split(' ');
+    const { stdout: diagnosed } = await run(process.execPath, [bin, ...args, '--json'], { env: env(), timeout: 120_000 });
+    const diagnosis = JSON.parse(diagnosed) as { gap: { total_leads: number }; health: Array<{ check: string; status: string }> };
+    expect(diagnosis.gap.total_leads).toBe(400);
+    expect(diagnosis.health.find((h) => h.check === 'job_freshness')?.status).toBe('ok');
+    expect(diagnosis.health.find((h) => h.check === 'gap_trend')?.status).toBe('ok');
+  }, 300_000);
+
   it('refuses to run against DATABASE_URL', async () => {
     const failure = (await run(process.execPath, [bin, 'demo'], { env: { ...env(), DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } }).catch((e: unknown) => e)) as {
       code: number;

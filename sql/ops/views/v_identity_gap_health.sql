@@ -46,7 +46,9 @@ integrity as (
   from ops.v_diag_integrity as integrity
 ),
 trend as (
-  select trend.pct_unresolved_now as today, trend.pct_unresolved_then as yesterday, trend.pct_unresolved_change as change
+  /* first_day: no history row before today at all (the first snapshot was just written): nothing to compare yet, not a missing day. */
+  select trend.pct_unresolved_now as today, trend.pct_unresolved_then as yesterday, trend.pct_unresolved_change as change,
+         not exists (select 1 from ops.identity_gap_daily as daily where daily.snapshot_date < trend.snapshot_date) as first_day
   from ops.v_identity_gap_trend as trend
   where trend.period = '1d'
 ),
@@ -93,12 +95,15 @@ checks as (
   where integrity."check" = 'resolved_without_origin'
   union all
   select 6, 'gap_trend',
-         case when trend.today is null or trend.yesterday is null then 'warn'
+         case when trend.today is not null and trend.first_day then 'ok'
+              when trend.today is null or trend.yesterday is null then 'warn'
               when trend.today > trend.yesterday then 'warn'
               else 'ok' end,
          trend.change,
          0::numeric,
-         case when trend.today is null or trend.yesterday is null
+         case when trend.today is not null and trend.first_day
+              then 'No history yet: today''s snapshot is the first; the trend compares with yesterday from tomorrow on.'
+              when trend.today is null or trend.yesterday is null
               then 'No gap history for today or yesterday: is snapshot_identity_gap running? (idgap snapshot)'
               else 'pct_unresolved today ' || trend.today || ' vs yesterday ' || trend.yesterday || ': a growing gap means leads arrive faster than recovery links them.' end
   from trend
@@ -107,7 +112,7 @@ select checks."check", checks.status, checks.value, checks.threshold, checks.hin
        case checks.status when 'fail' then 3 when 'warn' then 2 else 1 end as status_rank
 from checks
 order by checks.check_order;
-comment on view ops.v_identity_gap_health is 'One row per system check (job_freshness, match_flow, drivers_index_freshness, matched_without_link, link_without_origin, gap_trend) with its status.';
+comment on view ops.v_identity_gap_health is 'One row per system check (job_freshness, match_flow, drivers_index_freshness, matched_without_link, link_without_origin, gap_trend) with its status. gap_trend is ok on the first day of history (nothing to compare yet).';
 comment on column ops.v_identity_gap_health."check" is 'The check''s name.';
 comment on column ops.v_identity_gap_health.status is 'ok, warn or fail.';
 comment on column ops.v_identity_gap_health.value is 'The measured value (hours, counts or a difference in percentage points; null when never measured).';

@@ -28,6 +28,8 @@ export const gapsQuerySchema = z
 export const alertsQuerySchema = z
   .object({
     alert_type: z.enum(ALERT_TYPES, { message: `must be one of ${ALERT_TYPES.join(', ')}` }).optional(),
+    /* urgent: highest severity, longest open first; newest: the most recently opened first (the dashboard's list). */
+    order: z.enum(['urgent', 'newest'], { message: 'must be urgent or newest' }).default('urgent'),
     ...pagination,
   })
   .strict();
@@ -148,7 +150,7 @@ export function registerGapRoutes(app: FastifyInstance, { pool, log }: ApiOption
 
   app.get('/api/v1/ops/identity-gaps/alerts', async (req) => {
     const q = parseParams(alertsQuerySchema, req.query);
-    const key = JSON.stringify(['alerts', q.alert_type ?? null, q.page, q.page_size]);
+    const key = JSON.stringify(['alerts', q.alert_type ?? null, q.order, q.page, q.page_size]);
     return heavy(key, async () => {
       const [counts, items] = await Promise.all([
         pool.query<{ alert_type: string; severity: string; alerts: number }>(
@@ -161,9 +163,12 @@ export function registerGapRoutes(app: FastifyInstance, { pool, log }: ApiOption
           `select alerts.lead_id, alerts.alert_type, alerts.severity, alerts.severity_rank, alerts.days_open, alerts.suggested_action
            from ops.v_identity_gap_alerts as alerts
            where $1::text is null or alerts.alert_type = $1::text
-           order by alerts.severity_rank desc, alerts.days_open desc nulls last, alerts.lead_id, alerts.alert_type
+           order by case when $4::text = 'urgent' then alerts.severity_rank end desc,
+                    case when $4::text = 'urgent' then alerts.days_open end desc nulls last,
+                    case when $4::text = 'newest' then alerts.days_open end asc nulls last,
+                    alerts.severity_rank desc, alerts.lead_id, alerts.alert_type
            limit $2 offset $3`,
-          [q.alert_type ?? null, q.page_size, (q.page - 1) * q.page_size],
+          [q.alert_type ?? null, q.page_size, (q.page - 1) * q.page_size, q.order],
         ),
       ]);
       const totalItems = counts.rows.filter((r) => !q.alert_type || r.alert_type === q.alert_type).reduce((n, r) => n + r.alerts, 0);

@@ -2,18 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { loadConfig } from '../../config.js';
-import { printJson, UserError, withContext } from '../context.js';
-import { generate } from '../../generate/generate.js';
-import { migrateDatabase } from '../../migrate.js';
-import { runPipeline, type PipelineResult } from '../../demo/pipeline.js';
-import { readDiagnosis, renderDiagnosis } from '../../diagnose.js';
+import { printJson, selectedEmbeddedDatabase, UserError, withContext } from '../context.js';
+import type { PipelineResult } from '../../demo/pipeline.js';
 
 export const DEMO_DATABASE = 'idgap_demo';
 
 /** Drops and recreates the demo database on the embedded cluster (never the user's `idgap` database). */
 async function recreateDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -47,6 +43,28 @@ function report(r: PipelineResult, totalMs: number, generateMs: number): string 
   return `${lines.join('\n')}\n`;
 }
 
+/** What to run next to look at the demo's data (its own database: every command takes --database). */
+export function nextCommands(): string[] {
+  const db = `--database ${DEMO_DATABASE}`;
+  return [
+    `npx idgap ${db} diagnose`,
+    `npx idgap ${db} recover`,
+    `npx idgap ${db} start`,
+  ];
+}
+
+function nextSteps(): string {
+  const [diagnose, recover, start] = nextCommands();
+  return [
+    `The demo's data stays in the database ${DEMO_DATABASE} (until the next demo). To explore it:`,
+    `  ${diagnose}    # the diagnosis again`,
+    `  ${recover}     # one more recovery run`,
+    `  ${start}       # the worker, the API and the dashboard on http://127.0.0.1:8000/`,
+    `Without --database, idgap uses its own database (idgap), which the demo never touches.`,
+    '',
+  ].join('\n');
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -58,7 +76,7 @@ export function registerDemo(program: Command): void {
     .option('--leads <n>', 'synthetic leads', '20000')
     .option('--drivers <n>', 'synthetic drivers (default: as many as leads)')
     .option('--seed <s>', 'generator seed', '1')
-    .option('--batch-size <n>', 'leads per recovery batch, one transaction each (the engine\'s cost per lead grows with the batch size; 1000 was the fastest measured)', '1000')
+    .option('--batch-size <n>', 'leads per recovery batch, one transaction each (the engine\'s default; bench/results/perf.md measures it)', '5000')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: { leads: string; drivers?: string; seed: string; batchSize: string; json?: boolean }) => {
       const num = (flag: string, v: string, min: number) => {
@@ -69,9 +87,20 @@ export function registerDemo(program: Command): void {
       const drivers = num('--drivers', opts.drivers ?? opts.leads, 1);
       const seed = num('--seed', opts.seed, 0);
       const batchSize = num('--batch-size', opts.batchSize, 1);
+      const chosen = selectedEmbeddedDatabase();
+      if (chosen !== undefined && chosen !== DEMO_DATABASE) {
+        throw new UserError(`the demo always uses its own database ${DEMO_DATABASE} (it drops and recreates it): leave out --database ${chosen}`);
+      }
+      const { loadConfig } = await import('../../config.js');
       if (loadConfig().DATABASE_URL) {
         throw new UserError('idgap demo runs only on the embedded PostgreSQL (it drops and recreates its own database); unset DATABASE_URL to run it');
       }
+      const [{ generate }, { migrateDatabase }, { runPipeline }, { readDiagnosis, renderDiagnosis }] = await Promise.all([
+        import('../../generate/generate.js'),
+        import('../../migrate.js'),
+        import('../../demo/pipeline.js'),
+        import('../../diagnose.js'),
+      ]);
       const started = Date.now();
       const dir = mkdtempSync(path.join(os.tmpdir(), 'idgap-demo-'));
       try {
@@ -83,8 +112,8 @@ export function registerDemo(program: Command): void {
           const result = await runPipeline(pool, dir, log, { batchSize });
           const totalMs = Date.now() - started;
           const diagnosis = await readDiagnosis(pool);
-          if (opts.json) printJson({ database: DEMO_DATABASE, generate_ms: gen.duration_ms, total_ms: totalMs, ...result, diagnosis });
-          else process.stdout.write(`${report(result, totalMs, gen.duration_ms)}\n${renderDiagnosis(diagnosis)}`);
+          if (opts.json) printJson({ database: DEMO_DATABASE, generate_ms: gen.duration_ms, total_ms: totalMs, ...result, diagnosis, next_commands: nextCommands() });
+          else process.stdout.write(`${report(result, totalMs, gen.duration_ms)}\n${renderDiagnosis(diagnosis)}\n${nextSteps()}`);
           const broken = Object.entries(result.invariants).filter(([, n]) => n > 0);
           if (broken.length) throw new UserError(`invariants violated: ${broken.map(([k, n]) => `${k}=${n}`).join(', ')}`);
           if (result.recovery.matched === 0) throw new UserError('the recovery matched nothing');

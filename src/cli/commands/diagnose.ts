@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { printJson, UserError, withContext } from '../context.js';
-import { failingChecks, readDiagnosis, renderDiagnosis } from '../../diagnose.js';
 
 export function registerDiagnose(program: Command): void {
   program
@@ -9,6 +8,7 @@ export function registerDiagnose(program: Command): void {
     .option('--json', 'print the diagnosis as one JSON document on stdout')
     .option('--check', 'exit 1 when a health or integrity check fails (warnings do not), for cron and monitors')
     .action(async (opts: { json?: boolean; check?: boolean }) => {
+      const { failingChecks, readDiagnosis, renderDiagnosis } = await import('../../diagnose.js');
       await withContext({}, async ({ pool }) => {
         const diagnosis = await readDiagnosis(pool);
         if (opts.json) printJson(diagnosis);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { printJson, UserError } from '../context.js';
-import { generate } from '../../generate/generate.js';
 
 const whole = (flag: string, v: string): number => {
   if (!/^\d+$/.test(v.trim())) throw new UserError(`${flag} must be a whole number >= 0 (got ${JSON.stringify(v)})`);
@@ -11,7 +10,7 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description(
-      'write synthetic, deterministic CSVs (leads.csv, drivers.csv, activity.csv) with every planted case of SPEC 7, ' +
+      'write synthetic, deterministic CSVs (leads.csv, drivers.csv, activity.csv) with every planted case of docs/synthetic-data.md, ' +
         'truth.csv (the true driver and expected outcome of each lead) and links.csv / origins.csv (planted links without origin); no database needed',
     )
     .requiredOption('--leads <n>', 'number of leads')
@@ -24,6 +23,7 @@ export function registerGenerate(program: Command): void {
       const drivers = whole('--drivers', opts.drivers);
       const seed = whole('--seed', opts.seed);
       if (seed > 0xffffffff) throw new UserError('--seed must be below 4294967296');
+      const { generate } = await import('../../generate/generate.js');
       const result = await generate({ leads, drivers, seed, out: opts.out });
       if (opts.json) return printJson(result);
       const c = result.counts;

@@ -1,7 +1,22 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { printJson, UserError, withContext } from '../context.js';
-import { ImportError, importCsv, type ImportSummary } from '../../import/import.js';
+import type { ImportSummary } from '../../import/import.js';
 import { IMPORT_KINDS, type ImportKind } from '../../import/kinds.js';
+
+/** The file is checked before the database starts: a wrong path is said at once, not after the server's start-up. */
+function checkReadable(file: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new UserError(`cannot read ${file}: ${why} (nothing was changed)`);
+  }
+  if (!isFile) throw new UserError(`cannot read ${file}: not a file (nothing was changed)`);
+}
 
 export function registerImport(program: Command): void {
   program
@@ -15,6 +30,8 @@ export function registerImport(program: Command): void {
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (kind: string, file: string, opts: { json?: boolean }) => {
       if (!(IMPORT_KINDS as readonly string[]).includes(kind)) throw new UserError(`unknown kind ${JSON.stringify(kind)}: use ${IMPORT_KINDS.join(', ')}`);
+      checkReadable(file);
+      const { ImportError, importCsv } = await import('../../import/import.js');
       await withContext({}, async ({ pool, log }) => {
         const tty = process.stderr.isTTY && !opts.json;
         let summary: ImportSummary;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { printJson, withContext } from '../context.js';
-import { migrateDatabase } from '../../migrate.js';
 
 export function registerMigrate(program: Command): void {
   program
@@ -8,6 +7,7 @@ export function registerMigrate(program: Command): void {
     .description('install or update the worker schema, the migrations and the sql/ objects (idempotent)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: { json?: boolean }) => {
+      const { migrateDatabase } = await import('../../migrate.js');
       await withContext({ migrate: false }, async ({ db, log }) => {
         const result = await migrateDatabase(db.connectionString, log);
         if (opts.json) printJson(result);

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { printJson, UserError, withContext } from '../context.js';
-import { recoveryParamsSchema, runRecovery, type RecoveryResult } from '../../recovery.js';
-import { describeZodError, poolClient, withRun } from '../../runs.js';
-import { requestShutdown, shutdownRequested } from '../../shutdown.js';
+import type pg from 'pg';
+import { describeArgumentError, printJson, UserError, withContext } from '../context.js';
+import type { RecoveryParams, RecoveryResult } from '../../recovery.js';
 
 interface RecoverOptions {
   riskLevel?: string;
@@ -12,6 +11,58 @@ interface RecoverOptions {
   batchSize?: string;
   refreshIndex?: boolean;
   json?: boolean;
+}
+
+/** The payload keys as the user typed them. */
+const ARGUMENT_NAMES: Record<string, string> = {
+  limit: 'LIMIT',
+  risk_level: '--risk-level',
+  gap_reason: '--gap-reason',
+  date_from: '--date-from',
+  date_to: '--date-to',
+  batch_size: '--batch-size',
+  refresh_index: '--refresh-index',
+};
+
+export interface NothingDue {
+  /** Leads of the selection that wait for their backoff (pending, next attempt in the future). */
+  waiting: number;
+  /** When the first of them is due (ISO 8601, UTC), or null. */
+  next_due_at: string | null;
+  /** Leads of the selection that failed after the maximum attempts (retried when the drivers index content changes). */
+  failed: number;
+}
+
+/** Why a run found nothing due: the leads of the same selection still waiting for their backoff, and the failed ones. */
+export async function nothingDue(pool: pg.Pool, p: RecoveryParams): Promise<NothingDue> {
+  const { rows } = await pool.query<{ waiting: number; next_due_at: Date | null; failed: number }>(
+    `select (count(*) filter (where jobs.status = 'pending' and jobs.next_attempt_at > now()))::integer as waiting,
+            min(jobs.next_attempt_at) filter (where jobs.status = 'pending' and jobs.next_attempt_at > now()) as next_due_at,
+            (count(*) filter (where jobs.status = 'failed'))::integer as failed
+     from ops.v_identity_gap_analysis as analysis
+     join ops.identity_matching_jobs as jobs
+       on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = analysis.lead_id
+     where analysis.gap_reason <> 'resolved'
+       and ($1::text is null or analysis.risk_level = $1::text)
+       and ($2::text is null or analysis.gap_reason = $2::text)
+       and ($3::date is null or analysis.lead_date >= $3::date)
+       and ($4::date is null or analysis.lead_date <= $4::date)`,
+    [p.risk_level ?? null, p.gap_reason ?? null, p.date_from ?? null, p.date_to ?? null],
+  );
+  const r = rows[0]!;
+  return { waiting: r.waiting, next_due_at: r.next_due_at ? r.next_due_at.toISOString() : null, failed: r.failed };
+}
+
+/** `2026-12-07 09:15 UTC`. */
+const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+export function describeNothingDue(n: NothingDue): string {
+  const waiting =
+    n.waiting > 0
+      ? `${n.waiting} lead${n.waiting === 1 ? '' : 's'} wait${n.waiting === 1 ? 's' : ''} for ${n.waiting === 1 ? 'its' : 'their'} backoff; the next is due at ${utc(n.next_due_at!)}`
+      : 'no lead waits for its backoff';
+  const failed = n.failed > 0 ? `; ${n.failed} failed after the maximum attempts (retried when the drivers index content changes: idgap refresh-drivers-index)` : '';
+  return `nothing was due: ${waiting}${failed}`;
 }
 
 function progressBar(done: number, total: number, width = 30): string {
@@ -43,8 +94,10 @@ export function registerRecover(program: Command): void {
         refresh_index: opts.refreshIndex,
       };
       const payload = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+      const { recoveryParamsSchema, runRecovery } = await import('../../recovery.js');
       const parsed = recoveryParamsSchema.safeParse(payload);
-      if (!parsed.success) throw new UserError(`invalid arguments: ${describeZodError(parsed.error)}`);
+      if (!parsed.success) throw new UserError(describeArgumentError(parsed.error, ARGUMENT_NAMES, payload));
+      const [{ poolClient, withRun }, { requestShutdown, shutdownRequested }] = await Promise.all([import('../../runs.js'), import('../../shutdown.js')]);
       await withContext({}, async ({ pool, log }) => {
         const tty = process.stderr.isTTY && !opts.json;
         const onSignal = () => {
@@ -79,11 +132,13 @@ export function registerRecover(program: Command): void {
           batches: r.batches,
           seconds: Number((r.durationMs / 1000).toFixed(3)),
           leads_per_second: r.durationMs > 0 ? Math.round((r.processed * 1000) / r.durationMs) : r.processed,
+          nothing_due: r.candidates === 0 ? await nothingDue(pool, parsed.data) : undefined,
         };
         if (opts.json) printJson(summary);
         else
           process.stdout.write(
-            `run ${summary.run_id}: processed=${summary.processed} matched=${summary.matched} failed=${summary.failed} pending=${summary.pending} skipped=${summary.skipped} in ${summary.seconds} s\n`,
+            `run ${summary.run_id}: processed=${summary.processed} matched=${summary.matched} failed=${summary.failed} pending=${summary.pending} skipped=${summary.skipped} in ${summary.seconds} s\n` +
+              (summary.nothing_due ? `${describeNothingDue(summary.nothing_due)}\n` : ''),
           );
       });
     });

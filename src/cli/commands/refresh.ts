@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { printJson, withContext } from '../context.js';
-import { refreshDriversIndex } from '../../recovery.js';
-import { poolClient, withRun } from '../../runs.js';
-import { refreshParamsSchema } from '../../../tasks/refresh_drivers_index.js';
+import type { RefreshResult } from '../../recovery.js';
 
 export function registerRefresh(program: Command): void {
   program
@@ -10,8 +8,13 @@ export function registerRefresh(program: Command): void {
     .description('rebuild canon.drivers_index from public.drivers now (records a run)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: { json?: boolean }) => {
+      const [{ refreshDriversIndex }, { poolClient, withRun }, { refreshParamsSchema }] = await Promise.all([
+        import('../../recovery.js'),
+        import('../../runs.js'),
+        import('../../../tasks/refresh_drivers_index.js'),
+      ]);
       await withContext({}, async ({ pool, log }) => {
-        let result: Awaited<ReturnType<typeof refreshDriversIndex>> | undefined;
+        let result: RefreshResult | undefined;
         const started = Date.now();
         const run = await withRun(poolClient(pool), { task: 'refresh_drivers_index', schema: refreshParamsSchema, payload: {}, trigger: 'cli', log }, async (_p, { client }) => {
           result = await refreshDriversIndex(client);

@@ -2,10 +2,6 @@ import type { Command } from 'commander';
 import type { Runner } from 'graphile-worker';
 import type { FastifyInstance } from 'fastify';
 import { UserError, withContext } from '../context.js';
-import { createPool } from '../../db.js';
-import { startApi } from '../../api/server.js';
-import { requestShutdown } from '../../shutdown.js';
-import { startWorker } from '../../worker.js';
 
 export function registerStart(program: Command): void {
   program
@@ -16,6 +12,12 @@ export function registerStart(program: Command): void {
     .option('--no-cron', 'run the worker without the crontab')
     .action(async (opts: { workerOnly?: boolean; apiOnly?: boolean; cron: boolean }) => {
       if (opts.workerOnly && opts.apiOnly) throw new UserError('--worker-only and --api-only exclude each other');
+      const [{ createPool }, { startApi }, { requestShutdown }, { startWorker }] = await Promise.all([
+        import('../../db.js'),
+        import('../../api/server.js'),
+        import('../../shutdown.js'),
+        import('../../worker.js'),
+      ]);
       await withContext({ poolSize: 6 }, async ({ config, db, pool, log }) => {
         /* Runs whose process is gone are failed and their Graphile jobs unlocked (retried now, not in 4 h): at start, and every minute. */
         const sweep = async () => {

@@ -193,9 +193,19 @@ describe('ops.v_identity_gap_health', () => {
       expect(row.hint).toMatch(/snapshot/);
     });
 
-    it('warns when yesterday is missing', async () => {
+    it('is ok on day one, right after the first snapshot, and says there is no history yet', async () => {
       await insertDaily(db.pool, 0, { pct: 10 });
-      expect((await check('gap_trend')).status).toBe('warn');
+      const row = await check('gap_trend');
+      expect(row).toMatchObject({ status: 'ok', value: null });
+      expect(row.hint).toMatch(/^No history yet/);
+    });
+
+    it('warns when yesterday is missing while older history exists', async () => {
+      await insertDaily(db.pool, 2, { pct: 10 });
+      await insertDaily(db.pool, 0, { pct: 10 });
+      const row = await check('gap_trend');
+      expect(row.status).toBe('warn');
+      expect(row.hint).toMatch(/No gap history for today or yesterday/);
     });
 
     it('warns when the gap grew since yesterday', async () => {
