@@ -4,7 +4,8 @@ import type { JobHelpers } from 'graphile-worker';
 import type { Log } from './log.js';
 import { isConnectionError } from './recovery.js';
 
-export type Trigger = 'cron' | 'sql' | 'cli' | 'api';
+import type { Trigger } from './payloads.js';
+export type { Trigger } from './payloads.js';
 
 /**
  * Who asked for a job: Graphile's crontab adds `_cron` to the payload; our API

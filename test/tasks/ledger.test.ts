@@ -42,6 +42,11 @@ describe('tasks through Graphile Worker write the run ledger', () => {
 
   it.each([
     ['snapshot_identity_gap', { date: '25/11/2026' }, /date: must be a date YYYY-MM-DD/],
+    ['snapshot_identity_gap', { date: '2024-02-30' }, /date: is not a real calendar date/],
+    ['snapshot_identity_gap', { date: '0000-01-01' }, /date: is not a real calendar date/],
+    ['retry_identity_matching', { date_from: '0000-01-01' }, /date_from: is not a real calendar date/],
+    ['retry_identity_matching', { limit: '0x10' }, /limit: must be a whole number/],
+    ['retry_identity_matching', { limit: ' 7 ' }, /limit: must be a whole number/],
     ['refresh_drivers_index', { force: true }, /Unrecognized key.*force/],
     ['check_identity_gap_alerts', [1, 2], /expected object/i],
     ['retry_identity_matching', { batch_size: 'lots' }, /batch_size/],

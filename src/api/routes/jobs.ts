@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { recoveryParamsSchema } from '../../recovery.js';
+import { recoveryParamsSchema, runState, wholeNumber } from '../../payloads.js';
 import type { ApiOptions } from '../server.js';
-import { badRequest, notFound, parseParams, refuseBody, requireToken } from '../http.js';
-
-const RUN_STATES = ['running', 'succeeded', 'failed', 'rejected'] as const;
+import { notFound, parseParams, refuseBody, requireToken } from '../http.js';
 
 const idParam = (name: string) =>
   z
@@ -17,27 +15,11 @@ const idParam = (name: string) =>
 
 export const runsQuerySchema = z
   .object({
-    limit: z
-      .string({ message: 'must be a whole number' })
-      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 200' })
-      .transform(Number)
-      .pipe(z.number().int().min(1, { message: 'must be between 1 and 200' }).max(200, { message: 'must be between 1 and 200' }))
-      .default(20),
+    limit: wholeNumber(1, 200).default(20),
     task: z.string().regex(/^[a-z_]{1,64}$/, { message: 'must be a task identifier (lower-case letters and _)' }).optional(),
-    state: z.enum(RUN_STATES, { message: `must be one of ${RUN_STATES.join(', ')}` }).optional(),
+    state: runState.optional(),
   })
   .strict();
-
-/** The query string is text; the task's schema wants a boolean for refresh_index. */
-function recoveryQuery(query: unknown): Record<string, unknown> {
-  const q = { ...((query ?? {}) as Record<string, unknown>) };
-  if (q.refresh_index !== undefined) {
-    if (q.refresh_index === 'true') q.refresh_index = true;
-    else if (q.refresh_index === 'false') q.refresh_index = false;
-    else throw badRequest('refresh_index: must be true or false');
-  }
-  return q;
-}
 
 /* The run ledger's columns, as JSON numbers and ISO timestamps. */
 const RUN_JSON = `jsonb_build_object(
@@ -107,7 +89,7 @@ export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOpt
 
   app.post('/api/v1/ops/identity-gaps/run-recovery', { preHandler: auth }, async (req, reply) => {
     refuseBody(req);
-    const params = parseParams(recoveryParamsSchema, recoveryQuery(req.query));
+    const params = parseParams(recoveryParamsSchema, req.query);
     const r = await enqueue(pool, 'retry_identity_matching', params);
     req.log.info({ event: 'api.job_queued', task: 'retry_identity_matching', job_id: r.job_id, already_queued: r.already_queued, running_job_id: r.running_job_id, params }, 'recovery queued through the API');
     return reply.code(202).send({

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { printJson, withContext } from '../context.js';
 import { refreshDriversIndex } from '../../recovery.js';
 import { poolClient, withRun } from '../../runs.js';
-import { refreshParamsSchema } from '../../../tasks/refresh_drivers_index.js';
+import { refreshParamsSchema } from '../../payloads.js';
 
 export function registerRefresh(program: Command): void {
   program

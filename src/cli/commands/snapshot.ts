@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { printJson, UserError, withContext } from '../context.js';
 import { poolClient, withRun } from '../../runs.js';
-import { snapshotParamsSchema } from '../../../tasks/snapshot_identity_gap.js';
+import { snapshotParamsSchema } from '../../payloads.js';
 
 export function registerSnapshot(program: Command): void {
   program
