@@ -11,7 +11,7 @@ returns table (job_id bigint, already_queued boolean, running_job_id bigint)
 language plpgsql
 volatile
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if p_task is null or p_task not in ('retry_identity_matching', 'refresh_drivers_index') then

@@ -23,7 +23,7 @@ returns table (job_id bigint, already_queued boolean, running_job_id bigint)
 language plpgsql
 volatile
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   existing record;
