@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import checkIdentityGapAlerts from '../tasks/check_identity_gap_alerts.js';
@@ -43,8 +44,9 @@ export interface WorkerOptions {
 export const WORKER_PRESET = { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
 
 /** Starts Graphile Worker with our tasks and crontab; signals are handled by the caller (graceful shutdown of worker and API together). */
-export async function startWorker(opts: WorkerOptions): Promise<Runner> {
+export async function startWorker(opts: WorkerOptions, events?: EventEmitter): Promise<Runner> {
   const runner = await run({
+    ...(events ? { events: events as NonNullable<Parameters<typeof run>[0]['events']> } : {}),
     connectionString: opts.connectionString,
     concurrency: opts.concurrency,
     maxPoolSize: opts.concurrency + 2,
@@ -71,7 +73,13 @@ export interface SupervisedWorker {
  * The first start is awaited (a wrong URL or missing migrations fail `idgap start` at once); later ones are not.
  */
 export async function superviseWorker(opts: WorkerOptions): Promise<SupervisedWorker> {
-  let runner: Runner | undefined = await startWorker(opts);
+  /* Graphile's own reason for ending a pool (`pool:fatalError`: e.g. it could not record a job's failure), for the log. */
+  let fatal: string | undefined;
+  const events = new EventEmitter();
+  events.on('pool:fatalError', ({ error, action }: { error: unknown; action?: string }) => {
+    fatal = `${action ?? 'worker'}: ${error instanceof Error ? error.message : String(error)}`;
+  });
+  let runner: Runner | undefined = await startWorker(opts, events);
   let stopping = false;
   let wake: (() => void) | undefined;
   const sleep = (ms: number) =>
@@ -91,13 +99,15 @@ export async function superviseWorker(opts: WorkerOptions): Promise<SupervisedWo
       );
       runner = undefined;
       if (stopping) return;
-      opts.log.error({ event: 'worker.crashed', error: ended?.message ?? 'the worker pool ended' }, `worker stopped: ${ended?.message ?? 'the worker pool ended'}; restarting it`);
+      const reason = ended?.message ?? fatal ?? 'the worker pool ended';
+      fatal = undefined;
+      opts.log.error({ event: 'worker.crashed', error: reason }, `worker stopped: ${reason}; restarting it`);
       while (!stopping && runner === undefined) {
         const delay = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
         await sleep(delay);
         if (stopping) return;
         try {
-          runner = await startWorker(opts);
+          runner = await startWorker(opts, events);
           if (stopping) {
             await runner.stop().catch(() => undefined);
             return;
