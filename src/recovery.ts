@@ -3,34 +3,9 @@ import { z } from 'zod';
 import type { Log } from './log.js';
 import type { WithClient } from './runs.js';
 
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' })
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), {
-    message: 'is not a real calendar date',
-  });
-
-export const DEFAULT_BATCH_SIZE = 5000;
-
-/** The payload of retry_identity_matching (SPEC 4); the API and the CLI validate with the same schema. */
-export const recoveryParamsSchema = z
-  .object({
-    limit: z.coerce.number({ message: 'must be a whole number' }).int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(10_000_000, { message: 'must be at most 10000000' }).optional(),
-    risk_level: z.enum(['high', 'medium', 'low'], { message: 'must be high, medium or low' }).optional(),
-    gap_reason: z
-      .enum(['no_identity', 'no_origin', 'inconsistent_origin'], { message: 'must be no_identity, no_origin or inconsistent_origin' })
-      .optional(),
-    date_from: isoDate.optional(),
-    date_to: isoDate.optional(),
-    batch_size: z.coerce.number({ message: 'must be a whole number' }).int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(100_000, { message: 'must be at most 100000' }).optional(),
-    refresh_index: z.boolean().optional(),
-    /* Worker only: one recover_identity_batch job per batch, so every worker process can take a share of one run. */
-    split: z.boolean().optional(),
-  })
-  .strict()
-  .refine((p) => !p.date_from || !p.date_to || p.date_from <= p.date_to, { message: 'date_from must not be after date_to', path: ['date_from'] });
-
-export type RecoveryParams = z.infer<typeof recoveryParamsSchema>;
+/* The payload schema lives with the other payload schemas (src/payloads.ts); re-exported for the engine's callers. */
+export { DEFAULT_BATCH_SIZE, recoveryParamsSchema, type RecoveryParams } from './payloads.js';
+import { DEFAULT_BATCH_SIZE, type RecoveryParams } from './payloads.js';
 
 export interface BatchCounts {
   processed: number;

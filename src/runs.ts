@@ -4,19 +4,21 @@ import type { JobHelpers } from 'graphile-worker';
 import type { Log } from './log.js';
 import { isConnectionError } from './recovery.js';
 
-export type Trigger = 'cron' | 'sql' | 'cli' | 'api';
+import type { Trigger } from './payloads.js';
+export type { Trigger } from './payloads.js';
 
 /**
- * Who asked for a job: Graphile's crontab adds `_cron` to the payload; our API
- * and CLI add `_trigger`; anything else came from SQL (`graphile_worker.add_job`).
- * The markers are taken off before the payload is validated.
+ * Who asked for a job, as far as the payload can tell: Graphile's crontab adds
+ * `_cron` (cron); anything else is `sql`. The payload never names `api` or
+ * `cli`: ops.start_run / ops.reject_run take the trigger that ops.enqueue_job
+ * recorded for the job (ops.job_triggers), which only that security-definer
+ * function writes. A `_trigger` key (how earlier versions marked API jobs) is
+ * taken off and ignored, so a payload cannot spoof the ledger's trigger.
  */
-export function splitPayload(payload: unknown): { trigger: Trigger; body: unknown } {
+export function splitPayload(payload: unknown): { trigger: Trigger; body: unknown; claimedTrigger?: unknown } {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { trigger: 'sql', body: payload };
   const { _cron, _trigger, ...body } = payload as Record<string, unknown>;
-  if (_cron !== undefined) return { trigger: 'cron', body };
-  if (_trigger === 'api' || _trigger === 'cli') return { trigger: _trigger, body };
-  return { trigger: 'sql', body };
+  return { trigger: _cron !== undefined ? 'cron' : 'sql', body, ...(_trigger !== undefined ? { claimedTrigger: _trigger } : {}) };
 }
 
 /** One line a person can read from a zod error: "limit: must be at least 1; risk_level: …". */
@@ -78,6 +80,9 @@ export async function withRun<S extends z.ZodType>(
 ): Promise<{ runId: number; state: 'succeeded' | 'rejected' }> {
   const split = splitPayload(opts.payload);
   const trigger = opts.trigger ?? split.trigger;
+  if (split.claimedTrigger !== undefined) {
+    opts.log.warn({ event: 'run.trigger_ignored', task: opts.task, claimed: split.claimedTrigger }, `${opts.task}: the payload's _trigger is ignored (the ledger's trigger comes from ops.enqueue_job)`);
+  }
   const workerJobId = opts.workerJobId == null ? null : String(opts.workerJobId);
   /* A JSON null payload is refused like any other non-object (Graphile stores an omitted payload as {}). */
   const parsed = opts.schema.safeParse(split.body === undefined ? {} : split.body);

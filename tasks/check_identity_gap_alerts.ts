@@ -1,9 +1,7 @@
 import type { Task } from 'graphile-worker';
-import { z } from 'zod';
 import { logger } from '../src/log.js';
+import { alertsParamsSchema } from '../src/payloads.js';
 import { jobIdOf, withRun } from '../src/runs.js';
-
-export const alertsParamsSchema = z.object({}).strict();
 
 interface HealthRow {
   check: string;

@@ -1,10 +1,8 @@
 import type { Task } from 'graphile-worker';
-import { z } from 'zod';
 import { logger } from '../src/log.js';
+import { refreshParamsSchema } from '../src/payloads.js';
 import { refreshDriversIndex } from '../src/recovery.js';
 import { jobIdOf, withRun } from '../src/runs.js';
-
-export const refreshParamsSchema = z.object({}).strict();
 
 /** Rebuilds canon.drivers_index from public.drivers (writes only what changed). */
 const task: Task = async (payload, helpers) => {

@@ -1,6 +1,7 @@
 import type { Task } from 'graphile-worker';
 import { logger } from '../src/log.js';
-import { recoveryParamsSchema, runRecovery } from '../src/recovery.js';
+import { recoveryParamsSchema } from '../src/payloads.js';
+import { runRecovery } from '../src/recovery.js';
 import { jobIdOf, withRun } from '../src/runs.js';
 import { shutdownRequested } from '../src/shutdown.js';
 

@@ -1,11 +1,7 @@
 import type { Task } from 'graphile-worker';
-import { z } from 'zod';
 import { logger } from '../src/log.js';
+import { snapshotParamsSchema } from '../src/payloads.js';
 import { jobIdOf, withRun } from '../src/runs.js';
-
-export const snapshotParamsSchema = z
-  .object({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' }).optional() })
-  .strict();
 
 /** Upserts the day's row of ops.identity_gap_daily. */
 const task: Task = async (payload, helpers) => {

@@ -47,25 +47,9 @@ export function refuseBody(req: FastifyRequest): void {
   if (!empty) throw badRequest('body: parameters go in the query string; send no body');
 }
 
-export const isoDate = z
-  .string({ message: 'must be a date YYYY-MM-DD' })
-  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' })
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), {
-    message: 'is not a real calendar date',
-  });
-
-export const wholeNumber = (min: number, max: number) =>
-  z
-    .string({ message: 'must be a whole number' })
-    .regex(/^\d+$/, { message: 'must be a whole number' })
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { message: `must be between ${min} and ${max}` })
-        .max(max, { message: `must be between ${min} and ${max}` }),
-    );
+/* One definition of a date and a whole number for payloads and query parameters alike. */
+export { isoDate, wholeNumber } from '../payloads.js';
+import { wholeNumber } from '../payloads.js';
 
 export const pagination = {
   page: wholeNumber(1, 1_000_000).default(1),

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Log } from '../log.js';
+import { isConnectionError } from '../recovery.js';
 import { ApiError } from './http.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerGapRoutes } from './routes/gaps.js';
@@ -53,6 +54,11 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       // Fastify's own client errors (body too large, bad JSON, wrong content type): their messages are safe to show.
       const code = status === 400 ? 'bad_request' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'client_error';
       return reply.code(status).send({ error: code, message: error.message });
+    }
+    /* The database is gone (restart, network): a temporary condition for the caller, not a bug of the server. */
+    if (isConnectionError(error)) {
+      req.log.warn({ event: 'api.database_unavailable', method: req.method, url: req.url, error: error.message }, `database unreachable: ${error.message}`);
+      return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: 'database unreachable; try again shortly' });
     }
     req.log.error({ event: 'api.error', method: req.method, url: req.url, error: error.message, stack: error.stack }, `request failed: ${error.message}`);
     return reply.code(500).send({ error: 'internal', message: 'internal error' });

@@ -5,8 +5,7 @@ import { importCsv, type ImportSummary } from '../import/import.js';
 import { loadPlantedLinks } from '../generate/links.js';
 import { recoveryParamsSchema, refreshDriversIndex, runRecovery, type RecoveryHooks, type RecoveryResult, type RefreshResult } from '../recovery.js';
 import { poolClient, withRun } from '../runs.js';
-import { refreshParamsSchema } from '../../tasks/refresh_drivers_index.js';
-import { snapshotParamsSchema } from '../../tasks/snapshot_identity_gap.js';
+import { refreshParamsSchema, snapshotParamsSchema } from '../payloads.js';
 import { evaluateQuality, invariantViolations, type Quality } from '../quality/quality.js';
 
 export interface GapCounts {

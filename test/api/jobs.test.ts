@@ -76,7 +76,8 @@ describe('POST /api/v1/ops/identity-gaps/run-recovery', () => {
     const jobs = await queuedJobs('retry_identity_matching');
     expect(jobs).toHaveLength(1);
     expect(Number(jobs[0]!.id)).toBe(body.job_id);
-    expect(jobs[0]!.payload).toEqual({ limit: 100, risk_level: 'high', gap_reason: 'no_identity', date_from: '2026-01-01', date_to: '2026-12-31', batch_size: 50, refresh_index: true, _trigger: 'api' });
+    expect(jobs[0]!.payload).toEqual({ limit: 100, risk_level: 'high', gap_reason: 'no_identity', date_from: '2026-01-01', date_to: '2026-12-31', batch_size: 50, refresh_index: true });
+    expect((await db.pool.query('select trigger from ops.job_triggers where job_id = $1', [body.job_id])).rows).toEqual([{ trigger: 'api' }]);
     expect(jobs[0]).toMatchObject({ key: 'retry_identity_matching', queue_name: 'retry_identity_matching' });
     const status = await json(await api.get(body.status_url));
     expect(status).toMatchObject({ job_id: body.job_id, status: 'queued', run_id: null, run: null });
@@ -129,6 +130,12 @@ describe('POST /api/v1/ops/identity-gaps/run-recovery', () => {
     ['?risk_level=extreme', 'risk_level'],
     ['?gap_reason=resolved', 'gap_reason'],
     ['?date_from=2026-02-30', 'date_from'],
+    ['?date_from=0000-01-01', 'date_from'],
+    ['?date_to=2023-02-29', 'date_to'],
+    ['?limit=0x10', 'limit'],
+    ['?limit=1e3', 'limit'],
+    ['?limit=%207%20', 'limit'],
+    ['?batch_size=1.5', 'batch_size'],
     ['?date_from=2026-03-02&date_to=2026-03-01', 'date_from'],
     ['?batch_size=100001', 'batch_size'],
     ['?refresh_index=yes', 'refresh_index'],

@@ -75,12 +75,64 @@ describe('idgap_reader', () => {
 });
 
 describe('idgap_api', () => {
-  it('reads the ops views and queues a job through graphile_worker.add_job', async () => {
+  it('reads the ops views and queues the API tasks through ops.enqueue_from_api, recorded as trigger api', async () => {
     expect(await asRole('idgap_api', `select count(*) from ops.v_identity_gap_analysis`)).toHaveProperty('rows');
-    const queued = await asRole('idgap_api', `select (graphile_worker.add_job('retry_identity_matching', '{"limit": 10}'::json, job_key => 'api_test')).id is not null as ok`);
-    expect(queued.rows).toEqual([{ ok: true }]);
-    const again = await asRole('idgap_api', `select (graphile_worker.add_job('retry_identity_matching', '{"limit": 20}'::json, job_key => 'api_test')).id is not null as ok`);
-    expect(again.rows).toEqual([{ ok: true }]);
+    const queued = await asRole('idgap_api', `select q.job_id, q.already_queued, t.trigger from ops.enqueue_from_api('retry_identity_matching', '{"limit": 10}') as q join ops.job_triggers as t on t.job_id = q.job_id`);
+    expect(queued.code, queued.message).toBe('42501'); // ops.job_triggers is not the API's to read
+    const ok = await asRole('idgap_api', `select q.job_id is not null as ok, q.already_queued from ops.enqueue_from_api('retry_identity_matching', '{"limit": 10}') as q`);
+    expect(ok.rows).toEqual([{ ok: true, already_queued: false }]);
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('set local role idgap_api');
+      const { rows: [queuedJob] } = await client.query(`select job_id from ops.enqueue_from_api('refresh_drivers_index', '{}')`);
+      const { rows: status } = await client.query('select job_id, task, status, queue, job_key from ops.v_job_status where job_id = $1', [queuedJob.job_id]);
+      expect(status).toEqual([{ job_id: queuedJob.job_id, task: 'refresh_drivers_index', status: 'queued', queue: 'refresh_drivers_index', job_key: 'refresh_drivers_index' }]);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+
+  it('can queue nothing else: another task, a reserved key, a non-object or a huge payload is refused', async () => {
+    expect((await asRole('idgap_api', `select * from ops.enqueue_from_api('snapshot_identity_gap', '{}')`)).code).toBe('42501');
+    expect((await asRole('idgap_api', `select * from ops.enqueue_from_api('retry_identity_matching', '{"_trigger": "cli"}')`)).message).toMatch(/key starting with _/);
+    expect((await asRole('idgap_api', `select * from ops.enqueue_from_api('retry_identity_matching', '[1]')`)).message).toMatch(/must be a JSON object/);
+    expect((await asRole('idgap_api', `select * from ops.enqueue_from_api('retry_identity_matching', jsonb_build_object('pad', repeat('x', 9000)))`)).message).toMatch(/at most 8192/);
+    expect((await asRole('idgap_api', `select * from ops.enqueue_job('retry_identity_matching', '{}', 'cli')`)).code).toBe('42501');
+  });
+
+  it('has no right in graphile_worker: cannot add, lock, rename, reschedule or fail jobs', async () => {
+    const attempts = [
+      `select graphile_worker.add_job('retry_identity_matching', '{}'::json)`,
+      `update graphile_worker._private_job_queues set locked_at = now(), locked_by = 'api'`,
+      `update graphile_worker._private_tasks set identifier = identifier || '_x'`,
+      `update graphile_worker._private_jobs set run_at = now() + interval '1 year'`,
+      `select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs), run_at => now() + interval '1 year')`,
+      `select graphile_worker.permanently_fail_jobs(array(select id from graphile_worker.jobs), 'by the api')`,
+      `select graphile_worker.remove_job('x')`,
+      `select graphile_worker.force_unlock_workers(array['w'])`,
+      `select * from graphile_worker.jobs`,
+    ];
+    for (const sql of attempts) {
+      const result = await asRole('idgap_api', sql);
+      expect(result.code, sql).toBe('42501');
+      expect(result.message, sql).toMatch(/permission denied/);
+    }
+  });
+
+  it('PUBLIC may execute no function of graphile_worker (the worker role has its own grant)', async () => {
+    const { rows } = await db.pool.query(`
+      select p.oid::regprocedure::text as fn
+      from pg_catalog.pg_proc as p join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+      where n.nspname = 'graphile_worker'
+        and exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) as acl where acl.grantee = 0 and acl.privilege_type = 'EXECUTE')`);
+    expect(rows).toEqual([]);
+    const { rows: worker } = await db.pool.query(`
+      select bool_and(has_function_privilege('idgap_worker', p.oid, 'execute')) as all_granted, count(*)::int as n
+      from pg_catalog.pg_proc as p join pg_catalog.pg_namespace as n on n.oid = p.pronamespace where n.nspname = 'graphile_worker'`);
+    expect(worker[0]).toMatchObject({ all_granted: true });
+    expect(worker[0].n).toBeGreaterThan(5);
   });
 
   it('cannot read raw data, write the ledger, or delete jobs', async () => {
@@ -148,7 +200,8 @@ describe('grants and idgap migrate', () => {
     const result = await migrateDatabase(db.url);
     expect(result.sqlObjectsApplied).toBeGreaterThan(0);
     expect(await asRole('idgap_reader', `select count(*) from ops.v_identity_gap_health`)).toHaveProperty('rows');
-    expect(await asRole('idgap_api', `select (graphile_worker.add_job('snapshot_identity_gap', '{}'::json)).id is not null as ok`)).toHaveProperty('rows');
+    expect(await asRole('idgap_api', `select job_id is not null as ok from ops.enqueue_from_api('refresh_drivers_index', '{}')`)).toEqual({ rows: [{ ok: true }] });
+    expect((await asRole('idgap_api', `update graphile_worker._private_job_queues set locked_at = now()`)).code).toBe('42501');
     expect(await asRole('idgap_worker', `select canon.norm_phone('+51 987 654 321', '51') as p`)).toEqual({ rows: [{ p: '987654321' }] });
     expect((await asRole('idgap_reader', `select * from public.drivers`)).code).toBe('42501');
     // and applying the grants again changes nothing

@@ -35,6 +35,20 @@ describe('tasks through Graphile Worker write the run ledger', () => {
     expect((await db.pool.query('select count(*)::int as n from canon.drivers_index')).rows[0].n).toBe(1);
   });
 
+  it('ignores a _trigger in the payload: a job queued with add_job is recorded as sql, whatever it claims', async () => {
+    await runJob(db.url, db.pool, 'snapshot_identity_gap', { _trigger: 'api' });
+    expect(await lastRun(db.pool, 'snapshot_identity_gap')).toMatchObject({ state: 'succeeded', trigger: 'sql' });
+    await runJob(db.url, db.pool, 'snapshot_identity_gap', { _trigger: 'cli', date: 'bad' });
+    expect(await lastRun(db.pool, 'snapshot_identity_gap')).toMatchObject({ state: 'rejected', trigger: 'sql' });
+  });
+
+  it('records the trigger ops.enqueue_job was given: sql from ops.enqueue_recovery', async () => {
+    const { rows } = await db.pool.query<{ id: string }>('select ops.enqueue_recovery(5) as id');
+    await runJob(db.url, db.pool, 'check_identity_gap_alerts', {});
+    const run = await db.pool.query('select trigger, state from ops.job_runs where worker_job_id = $1', [rows[0]!.id]);
+    expect(run.rows).toEqual([{ trigger: 'sql', state: 'succeeded' }]);
+  });
+
   it('records a crontab-triggered run as trigger cron', async () => {
     await runJob(db.url, db.pool, 'snapshot_identity_gap', { _cron: { ts: new Date().toISOString(), backfilled: false } });
     expect((await lastRun(db.pool, 'snapshot_identity_gap')).trigger).toBe('cron');
@@ -42,6 +56,11 @@ describe('tasks through Graphile Worker write the run ledger', () => {
 
   it.each([
     ['snapshot_identity_gap', { date: '25/11/2026' }, /date: must be a date YYYY-MM-DD/],
+    ['snapshot_identity_gap', { date: '2024-02-30' }, /date: is not a real calendar date/],
+    ['snapshot_identity_gap', { date: '0000-01-01' }, /date: is not a real calendar date/],
+    ['retry_identity_matching', { date_from: '0000-01-01' }, /date_from: is not a real calendar date/],
+    ['retry_identity_matching', { limit: '0x10' }, /limit: must be a whole number/],
+    ['retry_identity_matching', { limit: ' 7 ' }, /limit: must be a whole number/],
     ['refresh_drivers_index', { force: true }, /Unrecognized key.*force/],
     ['check_identity_gap_alerts', [1, 2], /expected object/i],
     ['retry_identity_matching', { batch_size: 'lots' }, /batch_size/],

@@ -4,11 +4,20 @@
  * change: dropping and re-creating a view or function loses its grants.
  * Idempotent; run by the owner of the schema (the migrating role).
  *
- * Functions run with the caller's rights (none is security definer), so a
- * function grant gives no access its caller's table grants do not. EXECUTE is
- * still taken from PUBLIC on canon and ops, so a role gets only what it needs:
- * the reader may call what its views call (parse_date_file, the settings
- * readers), not the writers.
+ * Functions run with the caller's rights, except ops.enqueue_job and
+ * ops.enqueue_from_api (security definer: they queue jobs with the owner's
+ * rights on graphile_worker, after checking the task and payload). EXECUTE is
+ * taken from PUBLIC on canon, ops and graphile_worker, so a role gets only
+ * what it needs: the reader may call what its views call (parse_date_file, the
+ * settings readers), not the writers; the worker calls everything.
+ *
+ * The API's role has no right in graphile_worker at all: through its tables or
+ * PUBLIC's EXECUTE it could lock a queue for 4 hours, rename tasks, or call
+ * reschedule_jobs / permanently_fail_jobs. It queues through
+ * ops.enqueue_from_api and reads job status through ops.v_job_status (a view,
+ * with its owner's rights). Graphile Worker's own migrations create its
+ * functions with PUBLIC's EXECUTE; `idgap migrate` runs this function again
+ * whenever a Graphile Worker migration was applied, so new ones are revoked too.
  *
  * The reader sees no raw personal data: not public.* (raw leads and drivers),
  * not canon.* (names, phones, plates), not ops.identity_matching_jobs (lead ids
@@ -32,8 +41,8 @@ begin
   end if;
   grant idgap_reader to idgap_api;
 
-  /* Functions: no EXECUTE for PUBLIC; the worker calls them all. */
-  revoke execute on all functions in schema canon, ops from public;
+  /* Functions: no EXECUTE for PUBLIC; the worker calls them all (its own grant on graphile_worker's is below). */
+  revoke execute on all functions in schema canon, ops, graphile_worker from public;
   grant execute on all functions in schema canon, ops to idgap_worker;
 
   /* The worker: every schema, the raw inputs read-only, canon and ops read-write. */
@@ -41,7 +50,7 @@ begin
   grant select on public.module_ct_cabinet_leads, public.drivers, public.summary_daily to idgap_worker;
   grant select, insert, update, delete on all tables in schema canon to idgap_worker;
   grant select, insert, update, delete on ops.job_runs, ops.identity_matching_jobs, ops.identity_gap_daily, ops.recovery_queue to idgap_worker;
-  grant select on ops.settings, ops.sql_objects to idgap_worker;
+  grant select on ops.settings, ops.sql_objects, ops.job_triggers to idgap_worker;
   grant usage, select on all sequences in schema canon, ops to idgap_worker;
   /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */
   grant select, insert, update, delete on all tables in schema graphile_worker to idgap_worker;
@@ -50,8 +59,8 @@ begin
   /*
    * Graphile Worker turns row level security on for its private tables (no
    * policy: only their owner sees a row), so other roles cannot read them by
-   * accident. The worker and the API are meant to: they get a policy each.
-   * The API's covers what add_job does (insert, and update on a job_key clash).
+   * accident. The worker is meant to: it gets a policy. The API gets none
+   * (policies of earlier versions are dropped): it reads through ops views.
    */
   foreach f in array array['_private_jobs', '_private_tasks', '_private_job_queues', '_private_known_crontabs'] loop
     execute format('drop policy if exists idgap_worker_all on graphile_worker.%I', f);
@@ -59,11 +68,8 @@ begin
   end loop;
   foreach f in array array['_private_jobs', '_private_tasks', '_private_job_queues'] loop
     execute format('drop policy if exists idgap_api_select on graphile_worker.%I', f);
-    execute format('create policy idgap_api_select on graphile_worker.%I for select to idgap_api using (true)', f);
     execute format('drop policy if exists idgap_api_insert on graphile_worker.%I', f);
-    execute format('create policy idgap_api_insert on graphile_worker.%I for insert to idgap_api with check (true)', f);
     execute format('drop policy if exists idgap_api_update on graphile_worker.%I', f);
-    execute format('create policy idgap_api_update on graphile_worker.%I for update to idgap_api using (true) with check (true)', f);
   end loop;
   /* `idgap start` checks that the migrations are applied before it works. */
   if exists (select from pg_catalog.pg_namespace where nspname = 'graphile_migrate') then
@@ -94,15 +100,13 @@ begin
   /* The gap rule and the gap totals, which the ops views call (a view's functions are checked against its reader). */
   grant execute on function ops.gap_reason(uuid, text, uuid), ops.identity_gap_totals(date, date) to idgap_reader;
 
-  /* The API: queue jobs with graphile_worker.add_job, which writes Graphile's tables with the caller's rights. */
-  grant usage on schema graphile_worker to idgap_api;
-  grant execute on function graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text) to idgap_api;
-  grant execute on function graphile_worker.add_jobs(graphile_worker.job_spec[], boolean) to idgap_api;
-  grant select, insert, update on graphile_worker._private_jobs, graphile_worker._private_tasks, graphile_worker._private_job_queues to idgap_api;
-  grant usage, select on all sequences in schema graphile_worker to idgap_api;
-  grant select on graphile_worker.jobs to idgap_api;
-  /* What the HTTP API calls (it connects as idgap_api: see src/api/server.ts). */
-  grant execute on function ops.enqueue_job(text, jsonb, text) to idgap_api;
+  /* The API: no right in graphile_worker (those of earlier versions are taken back); it queues through ops.enqueue_from_api only. */
+  revoke all on all tables in schema graphile_worker from idgap_api, idgap_reader;
+  revoke all on all sequences in schema graphile_worker from idgap_api, idgap_reader;
+  revoke all on all functions in schema graphile_worker from idgap_api, idgap_reader;
+  revoke all on schema graphile_worker from idgap_api, idgap_reader;
+  revoke all on all functions in schema ops from idgap_api;
+  grant execute on function ops.enqueue_from_api(text, jsonb) to idgap_api;
 end
 $$;
 comment on function ops.apply_grants() is 'Grants the privileges of idgap_worker, idgap_reader and idgap_api on the current objects; idempotent, run by idgap migrate after every change.';

@@ -2,7 +2,7 @@
  * Queue a recovery from psql. The arguments are checked here, before anything
  * is queued, with the same rules as the task's payload schema, so a typo fails
  * at the prompt instead of as a rejected run later. The job key is the one the
- * crontab and the API use (ops.enqueue_job: key and serial queue retry_identity_matching): while a recovery is
+ * crontab and the API use (ops.enqueue_job: key and serial queue retry_identity_matching, trigger sql): while a recovery is
  * waiting to run, another call updates that job (its payload, not its run_at)
  * and returns the same id instead of queueing a second run.
  */
@@ -35,7 +35,7 @@ begin
     from ops.enqueue_job(
            'retry_identity_matching',
            jsonb_strip_nulls(jsonb_build_object('limit', p_limit, 'risk_level', p_risk_level, 'gap_reason', p_gap_reason)),
-           'retry_identity_matching') as queued;
+           'sql') as queued;
   return job_id;
 end
 $$;

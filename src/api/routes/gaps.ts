@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiOptions } from '../server.js';
-import { isoDate, pageMeta, pagination, parseParams, swrCache } from '../http.js';
+import { isoDate, pageMeta, pagination, parseParams, swrCache, wholeNumber } from '../http.js';
+import { LEAD_GAP_REASONS as GAP_REASONS, RISK_LEVELS } from '../../payloads.js';
 
-const GAP_REASONS = ['no_identity', 'no_origin', 'inconsistent_origin', 'resolved'] as const;
-const RISK_LEVELS = ['high', 'medium', 'low'] as const;
 const ALERT_TYPES = ['over_24h_no_identity', 'over_7d_unresolved', 'inconsistent_origin'] as const;
 
 const dateRange = <T extends { date_from?: string; date_to?: string }>(p: T) => !p.date_from || !p.date_to || p.date_from <= p.date_to;
@@ -38,23 +37,13 @@ const noParams = z.object({}).strict();
 
 export const historyQuerySchema = z
   .object({
-    days: z
-      .string({ message: 'must be a whole number' })
-      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 365' })
-      .transform(Number)
-      .pipe(z.number().int().min(1, { message: 'must be between 1 and 365' }).max(365, { message: 'must be between 1 and 365' }))
-      .default(30),
+    days: wholeNumber(1, 365).default(30),
   })
   .strict();
 
 export const failReasonsQuerySchema = z
   .object({
-    limit: z
-      .string({ message: 'must be a whole number' })
-      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 50' })
-      .transform(Number)
-      .pipe(z.number().int().min(1, { message: 'must be between 1 and 50' }).max(50, { message: 'must be between 1 and 50' }))
-      .default(10),
+    limit: wholeNumber(1, 50).default(10),
   })
   .strict();
 

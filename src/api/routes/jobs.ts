@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { recoveryParamsSchema } from '../../recovery.js';
+import { recoveryParamsSchema, runState, wholeNumber } from '../../payloads.js';
 import type { ApiOptions } from '../server.js';
-import { badRequest, notFound, parseParams, refuseBody, requireToken } from '../http.js';
-
-const RUN_STATES = ['running', 'succeeded', 'failed', 'rejected'] as const;
+import { notFound, parseParams, refuseBody, requireToken } from '../http.js';
 
 const idParam = (name: string) =>
   z
@@ -17,27 +15,11 @@ const idParam = (name: string) =>
 
 export const runsQuerySchema = z
   .object({
-    limit: z
-      .string({ message: 'must be a whole number' })
-      .regex(/^\d+$/, { message: 'must be a whole number between 1 and 200' })
-      .transform(Number)
-      .pipe(z.number().int().min(1, { message: 'must be between 1 and 200' }).max(200, { message: 'must be between 1 and 200' }))
-      .default(20),
+    limit: wholeNumber(1, 200).default(20),
     task: z.string().regex(/^[a-z_]{1,64}$/, { message: 'must be a task identifier (lower-case letters and _)' }).optional(),
-    state: z.enum(RUN_STATES, { message: `must be one of ${RUN_STATES.join(', ')}` }).optional(),
+    state: runState.optional(),
   })
   .strict();
-
-/** The query string is text; the task's schema wants a boolean for refresh_index. */
-function recoveryQuery(query: unknown): Record<string, unknown> {
-  const q = { ...((query ?? {}) as Record<string, unknown>) };
-  if (q.refresh_index !== undefined) {
-    if (q.refresh_index === 'true') q.refresh_index = true;
-    else if (q.refresh_index === 'false') q.refresh_index = false;
-    else throw badRequest('refresh_index: must be true or false');
-  }
-  return q;
-}
 
 /* The run ledger's columns, as JSON numbers and ISO timestamps. */
 const RUN_JSON = `jsonb_build_object(
@@ -47,35 +29,18 @@ const RUN_JSON = `jsonb_build_object(
   'stats', runs.stats, 'error', runs.error, 'worker_job_id', runs.worker_job_id)`;
 
 /*
- * A worker job and the run it produced. Graphile deletes a job when it
- * succeeds, so once the job is gone the ledger's run tells the outcome.
+ * A job's status is one view (ops.v_job_status: the queue while Graphile holds
+ * the job, the ledger after); the API adds the job's queue fields and its run.
  */
 const JOB_SQL = `
-with job as (
-  select queued.id, queued.task_identifier as task, queued.queue_name, queued.key, queued.run_at, queued.attempts,
-         queued.max_attempts, queued.last_error, queued.locked_at, queued.created_at, queued.updated_at
-  from graphile_worker.jobs as queued
-  where queued.id = $1::bigint
-),
-run as (
-  select ${RUN_JSON} as run, runs.state
-  from ops.job_runs as runs
-  where runs.worker_job_id = $1::bigint
-  order by runs.id desc
-  limit 1
-)
-select (select to_jsonb(job) from job) as job,
-       (select run.run from run) as run,
-       /* The ledger decides once a run has ended well: Graphile deletes the job
-          right after, and its completion may land a moment later. */
-       case
-         when (select run.state from run) in ('succeeded', 'rejected') then (select run.state from run)
-         when not exists (select 1 from job) then (select run.state from run)
-         when exists (select 1 from job where job.locked_at is not null) then 'running'
-         when exists (select 1 from job where job.attempts >= job.max_attempts) then 'failed'
-         when exists (select 1 from job where job.attempts > 0) then 'retrying'
-         else 'queued'
-       end as status`;
+select status.job_id, status.status, status.run_id, status.in_queue,
+       jsonb_build_object(
+         'id', status.job_id, 'task', status.task, 'queue_name', status.queue, 'key', status.job_key, 'run_at', status.run_at,
+         'attempts', status.attempts, 'max_attempts', status.max_attempts, 'last_error', status.last_error,
+         'locked_at', status.locked_at, 'created_at', status.created_at, 'updated_at', status.updated_at) as job,
+       (select ${RUN_JSON} from ops.job_runs as runs where runs.id = status.run_id) as run
+from ops.v_job_status as status
+where status.job_id = $1::bigint`;
 
 interface Queued {
   job_id: string;
@@ -83,9 +48,12 @@ interface Queued {
   running_job_id: string | null;
 }
 
-/** Queues `task` under its own job key and serial queue (ops.enqueue_job): at most one waiting and one running. */
-async function enqueue(pool: ApiOptions['pool'], task: string, payload: Record<string, unknown>): Promise<Queued> {
-  const { rows } = await pool.query<Queued>('select * from ops.enqueue_job($1, $2::jsonb, $3)', [task, JSON.stringify({ ...payload, _trigger: 'api' }), task]);
+/**
+ * Queues `task` under its own job key and serial queue through ops.enqueue_from_api (security definer; the API's
+ * role has no right in graphile_worker): at most one waiting and one running; the run's trigger is recorded as api.
+ */
+async function enqueue(pool: ApiOptions['pool'], task: 'retry_identity_matching' | 'refresh_drivers_index', payload: Record<string, unknown>): Promise<Queued> {
+  const { rows } = await pool.query<Queued>('select * from ops.enqueue_from_api($1, $2::jsonb)', [task, JSON.stringify(payload)]);
   return rows[0]!;
 }
 
@@ -107,7 +75,7 @@ export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOpt
 
   app.post('/api/v1/ops/identity-gaps/run-recovery', { preHandler: auth }, async (req, reply) => {
     refuseBody(req);
-    const params = parseParams(recoveryParamsSchema, recoveryQuery(req.query));
+    const params = parseParams(recoveryParamsSchema, req.query);
     const r = await enqueue(pool, 'retry_identity_matching', params);
     req.log.info({ event: 'api.job_queued', task: 'retry_identity_matching', job_id: r.job_id, already_queued: r.already_queued, running_job_id: r.running_job_id, params }, 'recovery queued through the API');
     return reply.code(202).send({
@@ -151,9 +119,9 @@ export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOpt
 
   app.get('/api/v1/ops/jobs/:job_id', async (req) => {
     const { job_id } = parseParams(idParam('job_id'), req.params);
-    const { rows } = await pool.query<{ job: unknown; run: { id: number } | null; status: string | null }>(JOB_SQL, [job_id]);
-    const r = rows[0]!;
-    if (r.status === null) throw notFound(`job ${job_id} is neither queued nor recorded in the run ledger`);
-    return { job_id: Number(job_id), status: r.status, run_id: r.run?.id ?? null, job: r.job, run: r.run };
+    const { rows } = await pool.query<{ status: string; run_id: string | null; in_queue: boolean; job: unknown; run: unknown }>(JOB_SQL, [job_id]);
+    const r = rows[0];
+    if (r === undefined) throw notFound(`job ${job_id} is neither queued nor recorded in the run ledger`);
+    return { job_id: Number(job_id), status: r.status, run_id: r.run_id === null ? null : Number(r.run_id), job: r.in_queue ? r.job : null, run: r.run ?? null };
   });
 }

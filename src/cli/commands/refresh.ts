@@ -11,7 +11,7 @@ export function registerRefresh(program: Command): void {
       const [{ refreshDriversIndex }, { poolClient, withRun }, { refreshParamsSchema }] = await Promise.all([
         import('../../recovery.js'),
         import('../../runs.js'),
-        import('../../../tasks/refresh_drivers_index.js'),
+        import('../../payloads.js'),
       ]);
       await withContext({}, async ({ pool, log }) => {
         let result: RefreshResult | undefined;

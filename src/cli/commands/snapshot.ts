@@ -8,7 +8,7 @@ export function registerSnapshot(program: Command): void {
     .option('--date <YYYY-MM-DD>', 'the day to write (default: today, UTC)')
     .option('--json', 'print the row as JSON on stdout')
     .action(async (opts: { date?: string; json?: boolean }) => {
-      const [{ poolClient, withRun }, { snapshotParamsSchema }] = await Promise.all([import('../../runs.js'), import('../../../tasks/snapshot_identity_gap.js')]);
+      const [{ poolClient, withRun }, { snapshotParamsSchema }] = await Promise.all([import('../../runs.js'), import('../../payloads.js')]);
       const parsed = snapshotParamsSchema.safeParse(opts.date ? { date: opts.date } : {});
       if (!parsed.success) throw new UserError(`--date ${parsed.error.issues[0]!.message} (got ${JSON.stringify(opts.date)})`);
       await withContext({}, async ({ pool, log }) => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { Runner } from 'graphile-worker';
 import type { FastifyInstance } from 'fastify';
 import { UserError, withContext } from '../context.js';
+import type { SupervisedWorker } from '../../worker.js';
 
 export function registerStart(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerStart(program: Command): void {
     .option('--no-cron', 'run the worker without the crontab')
     .action(async (opts: { workerOnly?: boolean; apiOnly?: boolean; cron: boolean }) => {
       if (opts.workerOnly && opts.apiOnly) throw new UserError('--worker-only and --api-only exclude each other');
-      const [{ createPool }, { startApi }, { requestShutdown }, { startWorker }] = await Promise.all([
+      const [{ createPool }, { startApi }, { requestShutdown }, { superviseWorker }] = await Promise.all([
         import('../../db.js'),
         import('../../api/server.js'),
         import('../../shutdown.js'),
@@ -31,9 +31,9 @@ export function registerStart(program: Command): void {
           sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000);
           sweeper.unref();
         }
-        let runner: Runner | undefined;
+        let runner: SupervisedWorker | undefined;
         let api: FastifyInstance | undefined;
-        if (!opts.apiOnly) runner = await startWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
+        if (!opts.apiOnly) runner = await superviseWorker({ connectionString: db.connectionString, concurrency: config.WORKER_CONCURRENCY, log, noCron: !opts.cron });
         /* The API's connections run as API_DB_ROLE (idgap_api: the ops views, the ledger, queueing jobs; no raw personal data). */
         const apiPool = opts.workerOnly ? undefined : createPool(db.connectionString, 6, 'idgap-api', config.API_DB_ROLE || undefined);
         if (apiPool) api = await startApi({ pool: apiPool, config, log });
@@ -60,10 +60,6 @@ export function registerStart(program: Command): void {
           };
           process.once('SIGINT', () => stop('SIGINT'));
           process.once('SIGTERM', () => stop('SIGTERM'));
-          runner?.promise.catch((e: Error) => {
-            log.error({ event: 'worker.crashed', error: e.message }, `worker stopped: ${e.message}`);
-            stop('worker-crash');
-          });
         });
       });
     });

@@ -5,6 +5,7 @@ import { startWorker, taskList } from '../../../../src/worker.js';
 import { useTestDatabase, type TestDatabase } from '../../../support/db.js';
 import { insertDriver, insertLead, lastRun, linkOf, refreshIndex, resetData } from '../../../support/fixtures.js';
 import { silentLog } from '../../../support/log.js';
+import { GAP_REASONS, RISK_LEVELS, recoveryParamsSchema } from '../../../../src/payloads.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -41,6 +42,21 @@ describe('ops.enqueue_recovery', () => {
   it('queues an empty payload when called without arguments', async () => {
     await db.pool.query('select ops.enqueue_recovery()');
     expect((await queued()).map((j) => j.payload)).toEqual([{}]);
+  });
+
+  it('accepts exactly the risk levels and gap reasons of the payload schema (src/payloads.ts), so what it queues the task accepts', async () => {
+    for (const risk of RISK_LEVELS) {
+      await enqueue(null, risk, null);
+      expect(recoveryParamsSchema.safeParse((await queued()).at(-1)!.payload).success, risk).toBe(true);
+    }
+    for (const reason of GAP_REASONS) {
+      await enqueue(null, null, reason);
+      expect(recoveryParamsSchema.safeParse((await queued()).at(-1)!.payload).success, reason).toBe(true);
+    }
+    for (const [risk, reason] of [['urgent', null], [null, 'resolved'], [null, 'lost']] as const) {
+      await expect(enqueue(null, risk, reason)).rejects.toThrow(/must be/);
+      expect(recoveryParamsSchema.safeParse({ ...(risk ? { risk_level: risk } : {}), ...(reason ? { gap_reason: reason } : {}) }).success).toBe(false);
+    }
   });
 
   it('does not queue a second run while one is waiting: the same job is updated', async () => {
