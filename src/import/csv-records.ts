@@ -85,15 +85,27 @@ class Reader {
   private preview: Buffer | null = null;
   /** Bytes of the current record already dropped (skipping). */
   private dropped = 0;
+  /** The last byte fed: a file that ends with a line break has no line after it. */
+  private lastByte = -1;
 
-  *push(chunk: Buffer): Generator<CsvRecord> {
-    /* Keep the unfinished record (scanning always consumed the whole buffer), then the new bytes. */
+  /** Appends `chunk` to what is left of the buffer (the unfinished record: `next` returned null, so all of it was scanned). */
+  feed(chunk: Buffer): void {
+    if (chunk.length) this.lastByte = chunk[chunk.length - 1]!;
     const rest = this.buf.subarray(this.recStart);
     this.buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     this.pos -= this.recStart;
     this.fieldStart -= this.recStart;
     this.recStart = 0;
-    yield* this.scan();
+  }
+
+  /**
+   * The next record that ends in the buffer, or null when more bytes are needed.
+   * One record at a time, not an array per chunk: records then die young
+   * (a chunk's worth of live records tripled the garbage collector's time).
+   */
+  next(): CsvRecord | null {
+    const rec = this.scan();
+    if (rec) return rec;
     if (this.pos - this.recStart + this.dropped > MAX_RECORD_BYTES && !this.skipping) this.startSkipping();
     if (this.skipping) {
       /* Only the scanning state matters from here on: drop what was scanned. */
@@ -101,13 +113,16 @@ class Reader {
       this.recStart = this.pos;
       this.fieldStart = this.pos;
     }
+    return null;
   }
 
-  *end(): Generator<CsvRecord> {
-    if (this.pos === this.recStart && this.state === State.FieldStart && this.fields.length === 0 && !this.skipping) return;
+  /** The last record, when the file does not end with a line break. */
+  end(): CsvRecord | null {
+    if (this.pos === this.recStart && this.state === State.FieldStart && this.fields.length === 0 && !this.skipping) return null;
     const end = this.buf.length;
     switch (this.state) {
       case State.Quoted:
+        if (this.lastByte === LF) this.breaks -= 1; // the file's final line break, inside the open field, starts no line
         this.error = `unclosed quote (the quoted field opened on line ${this.quoteLine} is never closed: it runs to the end of the file)`;
         break;
       case State.QuoteInQuoted:
@@ -121,7 +136,7 @@ class Reader {
         this.fields.push(this.buf.subarray(end, end));
         break;
     }
-    yield this.emit(end, end);
+    return this.emit(end, end);
   }
 
   private startSkipping(): void {
@@ -179,8 +194,8 @@ class Reader {
     return rec;
   }
 
-  /** Scans buf from pos, yielding every record that ends inside it. */
-  private *scan(): Generator<CsvRecord> {
+  /** Scans buf from pos up to the end of the next record (returned), or to the end of buf (null). */
+  private scan(): CsvRecord | null {
     const b = this.buf;
     const n = b.length;
     let i = this.pos;
@@ -224,9 +239,7 @@ class Reader {
           }
           // LF: the record ends.
           this.pos = j + 1;
-          yield this.emit(j > this.recStart && b[j - 1] === CR ? j - 1 : j, j + 1);
-          i = this.pos;
-          continue;
+          return this.emit(j > this.recStart && b[j - 1] === CR ? j - 1 : j, j + 1);
         }
         case State.Quoted: {
           const q = b.indexOf(QUOTE, i);
@@ -257,9 +270,7 @@ class Reader {
           if (c === LF) {
             this.endQuotedField(i - 1);
             this.pos = i + 1;
-            yield this.emit(i, i + 1);
-            i = this.pos;
-            continue;
+            return this.emit(i, i + 1);
           }
           if (c === CR) {
             this.state = State.QuotedCr;
@@ -274,9 +285,7 @@ class Reader {
           if (b[i] === LF) {
             this.endQuotedField(i - 2);
             this.pos = i + 1;
-            yield this.emit(i - 1, i + 1);
-            i = this.pos;
-            continue;
+            return this.emit(i - 1, i + 1);
           }
           this.error ??= STRAY_AFTER;
           this.state = State.Unquoted;
@@ -285,6 +294,7 @@ class Reader {
       }
     }
     this.pos = i;
+    return null;
   }
 }
 
@@ -321,7 +331,9 @@ export async function* csvRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator
       first = false;
       if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
     }
-    yield* reader.push(data);
+    reader.feed(data);
+    for (let rec = reader.next(); rec; rec = reader.next()) yield rec;
   }
-  yield* reader.end();
+  const last = reader.end();
+  if (last) yield last;
 }

@@ -81,9 +81,10 @@ describe('csvRecords reads records as a conforming RFC 4180 reader does', () => 
 
   it('rejects a quoted field still open at the end of the file as one record spanning the rest', async () => {
     const recs = await read('a,b\n1,"open\n2,two\n3,three\n');
+    expect(await read('a,b\n1,"open\n2,two\n3,three').then((r) => r[1]!.error)).toMatch(/\(lines 2-4\)$/);
     expect(texts(recs)).toEqual([
       { line: 1, lines: 1, fields: ['a', 'b'] },
-      { line: 2, lines: 4, error: 'unclosed quote (the quoted field opened on line 2 is never closed: it runs to the end of the file) (lines 2-5)' },
+      { line: 2, lines: 3, error: 'unclosed quote (the quoted field opened on line 2 is never closed: it runs to the end of the file) (lines 2-4)' },
     ]);
   });
 
