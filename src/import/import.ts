@@ -77,6 +77,18 @@ function checkLooksLikeText(file: string): void {
     if (bytes.every((b, i) => sample[i] === b)) throw new ImportError(`${file} is a ${name} file, not CSV text: extract or export it as CSV (UTF-8) first`);
   }
   if (sample.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) throw new ImportError(`${file} is empty: expected a header row and data lines`);
+  /*
+   * CR-only line endings (classic Mac OS, some old exports): the header row ends
+   * with a CR not followed by a LF. Refused whole rather than read: RFC 4180
+   * ends lines with CRLF (LF alone is the common variant), a bare CR inside a
+   * line is data, and guessing per file would make the same bytes mean two
+   * things. Read as LF text, the whole file would be one line.
+   */
+  const firstCr = sample.indexOf(0x0d);
+  const firstLf = sample.indexOf(0x0a);
+  if (firstCr !== -1 && (firstLf === -1 || firstCr < firstLf) && sample[firstCr + 1] !== 0x0a && (firstCr + 1 < sample.length || size === sample.length)) {
+    throw new ImportError(`${file} has CR-only line endings (old Mac format), not LF or CRLF: convert it first, e.g. tr '\\r' '\\n' < ${file} > fixed.csv`);
+  }
   let control = 0;
   for (const b of sample) if (b === 0 || (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)) control += 1;
   const headerEnd = sample.indexOf(0x0a);
@@ -122,30 +134,61 @@ function lossy(b: Buffer): string {
   return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
 }
 
-/** SQL expression that is true when the staged text `col` is not a valid value of its type. */
-function typeCheck(c: ColumnSpec, col: string, validFn: string): { bad: string; reason: string } | null {
+/*
+ * Dates and timestamps: only the forms whose cast keeps their meaning.
+ * PostgreSQL's input parser is lenient: '9999-12-31 24:00:00' becomes year
+ * 10000, '23:59:60' the next minute, a seventh fractional digit may round into
+ * the next day, and '2024-01-01 ::' reads as midnight. So the shape is strict
+ * (year 0001-9999, month 01-12, day 01-31, hour 00-23, minute and second 00-59,
+ * at most 6 fractional digits), and the calendar (a day past the end of its
+ * month, year 0000) is judged by PostgreSQL's own make_date, set-based: the
+ * same check on PostgreSQL 15 (no pg_input_is_valid) and 18, and a value that
+ * passes both casts without error to exactly the written day and time.
+ */
+const DATE_SHAPE = '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])';
+const TIME_SHAPE = '[ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?';
+/** True when the date at the start of `v` (already of DATE_SHAPE) is not a day of the calendar. */
+const notCalendarDay = (v: string) =>
+  `(case when substr(${v}, 1, 4) = '0000' then true
+         else substr(${v}, 9, 2)::integer > extract(day from make_date(substr(${v}, 1, 4)::integer, substr(${v}, 6, 2)::integer, 1) + interval '1 month - 1 day') end)`;
+
+/** SQL checks, in order, each true when the staged text `col` is not a valid value of its type. */
+function typeChecks(c: ColumnSpec, col: string): Array<{ bad: string; reason: string }> {
   const v = `btrim(${col})`;
   switch (c.type) {
     case 'timestamp':
-      return {
-        /* A cheap shape check (ISO date first, then digits, colons, a dot: no 'now', no time zone, no DD/MM ambiguity); the server's parser checks the rest. */
-        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]*)?$' and ${validFn}(${v}, 'timestamp'))`,
-        reason: `${c.name} is not a timestamp YYYY-MM-DD[ HH:MM[:SS]]`,
-      };
+      return [
+        {
+          bad: `${v} <> '' and ${v} !~ '^${DATE_SHAPE}(${TIME_SHAPE})?$'`,
+          reason: `${c.name} is not a timestamp YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] (hours 00-23, minutes and seconds 00-59)`,
+        },
+        { bad: `${v} <> '' and ${notCalendarDay(v)}`, reason: `${c.name} is not a day of the calendar (years 0001-9999, no day past the end of its month)` },
+      ];
     case 'date':
-      return {
-        bad: `${v} <> '' and not (${v} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and ${validFn}(${v}, 'date'))`,
-        reason: `${c.name} is not a date YYYY-MM-DD`,
-      };
+      return [
+        { bad: `${v} <> '' and ${v} !~ '^${DATE_SHAPE}$'`, reason: `${c.name} is not a date YYYY-MM-DD` },
+        { bad: `${v} <> '' and ${notCalendarDay(v)}`, reason: `${c.name} is not a day of the calendar (years 0001-9999, no day past the end of its month)` },
+      ];
     case 'integer':
-      return {
-        bad: `${v} <> '' and not (${v} ~ '^[+]?[0-9]{1,10}$' and ${v}::numeric <= 2147483647)`,
-        reason: `${c.name} is not a whole number from 0 to 2147483647`,
-      };
+      return [
+        {
+          bad: `${v} <> '' and not (${v} ~ '^[+]?[0-9]{1,10}$' and ${v}::numeric <= 2147483647)`,
+          reason: `${c.name} is not a whole number from 0 to 2147483647`,
+        },
+      ];
     default:
-      return null;
+      return [];
   }
 }
+
+/*
+ * A lead is keyed everywhere by lead_id = coalesce(external_id, id::text): an
+ * external_id written as a bigint (what id::text gives) could be the lead_id of
+ * another lead, one without an external_id, now or after a later insert. The
+ * database refuses it too (migration 000007): a numeric external_id must equal
+ * its own lead's id, which an import never sets.
+ */
+const NUMERIC_ID_SHAPE = '^(0|-?[1-9][0-9]{0,18})$';
 
 function typedExpr(c: ColumnSpec, col: string): string {
   if (c.key) return `btrim(${col})`;
@@ -209,17 +252,18 @@ export async function importCsv(
   const rejectsFile = rejectsPathFor(file);
   const rejectsTmp = `${rejectsFile}.tmp-${process.pid}`;
   let committed = false;
+  let clientBroken = false;
   try {
     await client.query('begin');
     await client.query("set local work_mem = '256MB'");
     await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`idgap.import.${kind}`]);
     const cols = header.present.map((c) => ident(`c_${c.name}`));
     await client.query(
-      `create temp table import_staging (line_no integer not null, reason text, raw text, ${cols.map((c) => `${c} text`).join(', ')}) on commit drop`,
+      `create temp table import_staging (line_no integer not null, last_line_no integer not null, reason text, raw text, ${cols.map((c) => `${c} text`).join(', ')}) on commit drop`,
     );
 
     // 1. Stream every record into staging; records the CSV layer rejects carry their reason already.
-    const copy = client.query(copyStreams.from(`copy import_staging (line_no, reason, raw, ${cols.join(', ')}) from stdin with (format csv)`));
+    const copy = client.query(copyStreams.from(`copy import_staging (line_no, last_line_no, reason, raw, ${cols.join(', ')}) from stdin with (format csv)`));
     const copyDone = once(copy, 'finish');
     const copyFailed = new Promise<never>((_, reject) => copy.once('error', reject));
     copyFailed.catch(() => undefined);
@@ -270,7 +314,7 @@ export async function importCsv(
           values[k] = lossy(f);
         }
       }
-      const row = `${rec.line},${csvField(reason)},${csvField(raw)},${values.map(csvField).join(',')}\n`;
+      const row = `${rec.line},${rec.line + rec.lines - 1},${csvField(reason)},${csvField(raw)},${values.map(csvField).join(',')}\n`;
       out.push(row);
       outLen += row.length;
       if (outLen > 1 << 18) await flush();
@@ -300,19 +344,6 @@ export async function importCsv(
     let phaseStart = Date.now();
     progress('validating');
     // 2. Validate set-based: the first failing check of each row is its reason.
-    const { rows: versionRows } = await client.query<{ v: number }>("select current_setting('server_version_num')::integer as v");
-    let validFn = 'pg_input_is_valid';
-    if (versionRows[0]!.v < 160000) {
-      /* PostgreSQL 15 has no pg_input_is_valid: a temp function that traps the cast error (dropped with the session). */
-      await client.query(`create or replace function pg_temp.idgap_input_is_valid(v text, t text) returns boolean language plpgsql as $$
-        begin
-          if t = 'date' then perform v::date; else perform v::timestamp; end if;
-          return true;
-        exception when others then
-          return false;
-        end $$`);
-      validFn = 'pg_temp.idgap_input_is_valid';
-    }
     const checks: Array<{ bad: string; reason: string }> = [];
     for (const c of header.present) {
       const col = `staging.${ident(`c_${c.name}`)}`;
@@ -322,9 +353,13 @@ export async function importCsv(
       const col = `staging.${ident(`c_${c.name}`)}`;
       checks.push({ bad: `length(${col}) > ${MAX_VALUE_LENGTH}`, reason: `${c.name} is longer than ${MAX_VALUE_LENGTH} characters` });
     }
-    for (const c of header.present) {
-      const check = typeCheck(c, `staging.${ident(`c_${c.name}`)}`, validFn);
-      if (check) checks.push(check);
+    for (const c of header.present) checks.push(...typeChecks(c, `staging.${ident(`c_${c.name}`)}`));
+    if (kind === 'leads') {
+      const col = `btrim(staging.${ident('c_external_id')})`;
+      checks.push({
+        bad: `${col} ~ '${NUMERIC_ID_SHAPE}'`,
+        reason: 'external_id is a whole number, which can be another lead\'s id (lead_id = coalesce(external_id, id::text) would name two leads): give it a non-numeric form, e.g. a prefix',
+      });
     }
     /*
      * The verdicts, narrow (line number and reason of the rejected rows only;
@@ -428,13 +463,28 @@ export async function importCsv(
     progress('finishing');
     // 4. The rejects file, written before the commit so that nothing is reported loaded without its rejects on disk.
     if (summary.rejected > 0) {
+      /*
+       * Values that a spreadsheet would run as a formula (OWASP CSV injection: a
+       * cell starting with = + - @ tab or CR) are written with a leading single
+       * quote, so that opening the rejects file never runs `=cmd|...`.
+       */
+      const safe = (expr: string) => `case when left(${expr}, 1) in ('=', '+', '-', '@', e'\\t', e'\\r') then '''' || ${expr} else ${expr} end`;
       const copyOut = client.query(
-        copyStreams.to(`copy (select staging.line_no, rejects.reason, staging.raw, ${cols.map((col, k) => `staging.${col} as ${ident(header.present[k]!.name)}`).join(', ')}
+        copyStreams.to(`copy (select staging.line_no, staging.last_line_no, rejects.reason, ${safe('staging.raw')} as raw,
+                                     ${cols.map((col, k) => `${safe(`staging.${col}`)} as ${ident(header.present[k]!.name)}`).join(', ')}
                               from import_rejects as rejects join import_staging as staging on staging.line_no = rejects.line_no
                               order by staging.line_no)
                         to stdout with (format csv, header)`),
       );
-      await pipeline(copyOut, createWriteStream(rejectsTmp));
+      try {
+        await pipeline(copyOut, createWriteStream(rejectsTmp));
+      } catch (e) {
+        /* The connection is left inside COPY OUT: drop it (the server rolls the transaction back) rather than wait on it. */
+        clientBroken = true;
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code === 'ENOSPC' ? 'no space left on the device' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        throw new ImportError(`cannot write the rejects file ${rejectsFile}: ${why}${err.code === 'ENOSPC' ? '; free some space there and import again' : ''}`);
+      }
       summary.rejects_file = rejectsFile;
     }
     /* Fresh statistics for the planner: recovery right after a bulk load would otherwise plan on an empty table. */
@@ -453,11 +503,11 @@ export async function importCsv(
     );
     return summary;
   } catch (e) {
-    if (!committed) await client.query('rollback').catch(() => undefined);
     rmSync(rejectsTmp, { force: true });
+    if (!committed && !clientBroken) await client.query('rollback').catch(() => undefined);
     throw e;
   } finally {
-    client.release();
+    client.release(clientBroken ? new Error('import: connection left inside COPY, discarded') : undefined);
     if (ownPool) await pool.end();
   }
 }

@@ -90,7 +90,7 @@ describe('idgap import', () => {
     expect(s).toMatchObject({ loaded: 5, inserted: 5, rejected: 9, rejects_file: rejectsPathFor(file) });
     const rejects = Object.fromEntries(readRejects(file).map((r) => [r.line_no, r.reason]));
     expect(rejects).toEqual({
-      '3': 'lead_created_at is not a timestamp YYYY-MM-DD[ HH:MM[:SS]]',
+      '3': 'lead_created_at is not a timestamp YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] (hours 00-23, minutes and seconds 00-59)',
       '4': 'duplicate external_id in the file: the last occurrence (line 11) is loaded instead',
       '5': 'first_name is longer than 500 characters',
       '6': 'wrong column count: expected 13, got 3',
@@ -106,6 +106,114 @@ describe('idgap import', () => {
     expect(rows.find((r) => r.external_id === 'dup')!.first_name).toBe('Last');
     expect(rows.find((r) => r.external_id === 'multi')!.first_name).toBe('Line one\nline two');
     expect(await count('public.module_ct_cabinet_leads')).toBe(5);
+  });
+
+  it('reads a quoted field of many lines as part of its record, never a line of it as a lead of its own', async () => {
+    const fake = lead('fabricated', '2026-11-05', 'Not', 'Real');
+    const note = Array.from({ length: 150 }, (_, k) => (k === 120 ? fake : String(k % 10))).join('\n'); // under 500 characters
+    const file = write('multiline.csv', [LEADS_HEADER, lead('before', '2026-11-01', 'Ana', 'Ruiz'), `genuine,2026-11-02,,"${note}",,Soto,,,,,,,`, lead('after', '2026-11-03', 'Luis', 'Vega')].join('\n') + '\n');
+    const s = await importCsv(db.url, 'leads', file, log);
+    expect(s).toMatchObject({ lines: 3, loaded: 3, rejected: 0 });
+    const { rows } = await db.pool.query(`select external_id, first_name from public.module_ct_cabinet_leads order by external_id`);
+    expect(rows).toEqual([
+      { external_id: 'after', first_name: 'Luis' },
+      { external_id: 'before', first_name: 'Ana' },
+      { external_id: 'genuine', first_name: note },
+    ]);
+  });
+
+  it('rejects a record too large to keep whole, with its lines, and reads on after it', async () => {
+    const fake = lead('fabricated', '2026-11-05', 'Not', 'Real');
+    const chunk = `${'z'.repeat(2000)}\n${fake}\n`;
+    const note = chunk.repeat(Math.ceil((4 * 1024 * 1024 + 10) / chunk.length));
+    const spans = note.split('\n').length;
+    const file = write('huge.csv', [LEADS_HEADER, lead('before', '2026-11-01', 'Ana', 'Ruiz'), `genuine,2026-11-02,,"${note}",,Soto,,,,,,,`, lead('after', '2026-11-03', 'Luis', 'Vega')].join('\n') + '\n');
+    const s = await importCsv(db.url, 'leads', file, log);
+    expect(s).toMatchObject({ lines: 3, loaded: 2, rejected: 1 });
+    const { rows } = await db.pool.query(`select external_id from public.module_ct_cabinet_leads order by external_id`);
+    expect(rows.map((r) => r.external_id)).toEqual(['after', 'before']);
+    const [reject] = readRejects(file);
+    expect(reject).toMatchObject({ line_no: '3', last_line_no: String(2 + spans) });
+    expect(reject!.reason).toMatch(new RegExp(`^record too large \\(lines 3-${2 + spans}, [0-9]+ bytes; at most 4194304 bytes\\)$`));
+    expect(reject!.raw!.startsWith('genuine,2026-11-02,,"zz')).toBe(true);
+  });
+
+  it('accepts dates and timestamps only in forms PostgreSQL keeps as written, with a reason for each other line', async () => {
+    const stamps: Array<[string, string | null]> = [
+      ['2024-02-29 23:59:59.999999', '2024-02-29 23:59:59.999999'],
+      ['2024-01-01T08:30', '2024-01-01 08:30:00'],
+      ['0001-01-01', '0001-01-01 00:00:00'],
+      ['9999-12-31 23:59:59', '9999-12-31 23:59:59'],
+      ['9999-12-31 24:00:00', null], // PostgreSQL stores year 10000
+      ['2024-01-01 ::', null], // PostgreSQL reads midnight
+      ['2024-01-01 23:59:60', null], // PostgreSQL reads the next day
+      ['2024-12-31 23:59:59.9999995', null], // rounds into the next year
+      ['2024-01-01 7:05', null],
+      ['2024-02-30 10:00', null],
+      ['2023-02-29', null],
+      ['0000-01-01', null],
+      ['10000-01-01', null],
+      ['2024-1-01', null],
+    ];
+    const file = write('stamps.csv', [LEADS_HEADER, ...stamps.map(([v], k) => lead(`t${k}`, v, 'Ana', 'Ruiz'))].join('\n') + '\n');
+    const s = await importCsv(db.url, 'leads', file, log);
+    expect(s).toMatchObject({ lines: stamps.length, loaded: 4, rejected: stamps.length - 4 });
+    const { rows } = await db.pool.query(`select external_id, to_char(lead_created_at, 'YYYY-MM-DD HH24:MI:SS.US') as at from public.module_ct_cabinet_leads`);
+    const loaded = Object.fromEntries(rows.map((r) => [r.external_id, r.at]));
+    const shape = 'lead_created_at is not a timestamp YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] (hours 00-23, minutes and seconds 00-59)';
+    const calendar = 'lead_created_at is not a day of the calendar (years 0001-9999, no day past the end of its month)';
+    const rejects = Object.fromEntries(readRejects(file).map((r) => [r.lead_created_at, r.reason]));
+    stamps.forEach(([v, stored], k) => {
+      if (stored) expect(loaded[`t${k}`], v).toBe(stored.length === 19 ? `${stored}.000000` : stored);
+      else expect(rejects[v], v).toBe(['2024-02-30 10:00', '2023-02-29', '0000-01-01'].includes(v) ? calendar : shape);
+    });
+    const drivers = write('hire.csv', 'driver_id,hire_date\nD1,2024-02-29\nD2,2024-02-30\nD3,10000-01-01\nD4,2024-02-29 10:00\n');
+    expect(await importCsv(db.url, 'drivers', drivers, log)).toMatchObject({ loaded: 1, rejected: 3 });
+    expect(readRejects(drivers).map((r) => [r.driver_id, r.reason])).toEqual([
+      ['D2', 'hire_date is not a day of the calendar (years 0001-9999, no day past the end of its month)'],
+      ['D3', 'hire_date is not a date YYYY-MM-DD'],
+      ['D4', 'hire_date is not a date YYYY-MM-DD'],
+    ]);
+  });
+
+  it('refuses an external_id that could be another lead\'s id, so that no two leads share a lead_id', async () => {
+    const { rows } = await db.pool.query<{ id: string }>(`insert into public.module_ct_cabinet_leads (external_id, lead_created_at) values (null, '2026-11-01') returning id::text as id`);
+    const id = rows[0]!.id;
+    const file = write('numeric.csv', [LEADS_HEADER, lead(id, '2026-11-02', 'Other', 'Lead'), lead('12345', '2026-11-02', 'Num', 'Ber'), lead('0042', '2026-11-02', 'Lead', 'Zero'), lead('-7', '2026-11-02', 'Neg', 'Ative')].join('\n') + '\n');
+    const s = await importCsv(db.url, 'leads', file, log);
+    expect(s).toMatchObject({ lines: 4, loaded: 1, rejected: 3 });
+    const reason = "external_id is a whole number, which can be another lead's id (lead_id = coalesce(external_id, id::text) would name two leads): give it a non-numeric form, e.g. a prefix";
+    expect(readRejects(file).map((r) => [r.line_no, r.reason])).toEqual([['2', reason], ['3', reason], ['5', reason]]);
+    const { rows: ids } = await db.pool.query(`select coalesce(external_id, id::text) as lead_id, count(*)::integer as n from public.module_ct_cabinet_leads group by 1 order by 1`);
+    expect(ids).toEqual([{ lead_id: '0042', n: 1 }, { lead_id: id, n: 1 }]);
+  });
+
+  it('writes formula-like values to the rejects file behind a single quote, so a spreadsheet shows them as text', async () => {
+    const formula = `=cmd|' /C calc'!A0`;
+    const file = write('formula.csv', [
+      LEADS_HEADER,
+      `${formula},not-a-date,+51 987,@SUM(A1),-2+3,\t=1+1,"\r=2",,,,,,`,
+      `x2,also-bad,safe,Ana,,Ruiz,,,,,,,`,
+      `${formula},"ab"c,,,,,,,,,,,`, // a stray quote: the CSV layer keeps the raw line
+    ].join('\n') + '\n');
+    const s = await importCsv(db.url, 'leads', file, log);
+    expect(s).toMatchObject({ rejected: 3 });
+    const [first, second, third] = readRejects(file);
+    expect(first).toMatchObject({ external_id: `'${formula}`, park_phone: "'+51 987", first_name: "'@SUM(A1)", middle_name: "'-2+3", last_name: "'\t=1+1", asset_plate_number: "'\r=2" });
+    expect(second).toMatchObject({ external_id: 'x2', park_phone: 'safe', first_name: 'Ana', raw: '' });
+    expect(third).toMatchObject({ reason: 'stray quote (characters after a closing quote)', raw: `'${formula},"ab"c,,,,,,,,,,,` });
+  });
+
+  it('refuses a file with CR-only line endings with a message that says so', async () => {
+    await importCsv(db.url, 'leads', write('seed-cr.csv', `${LEADS_HEADER}\n${lead('keep', '2026-11-01', 'Ana', 'Ruiz')}\n`), log);
+    const file = write('mac.csv', [LEADS_HEADER, lead('m1', '2026-11-01', 'Ana', 'Ruiz'), lead('m2', '2026-11-01', 'Luis', 'Soto')].join('\r') + '\r');
+    const failure = await importCsv(db.url, 'leads', file, log).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ImportError);
+    expect((failure as Error).message).toBe(`${file} has CR-only line endings (old Mac format), not LF or CRLF: convert it first, e.g. tr '\\r' '\\n' < ${file} > fixed.csv`);
+    expect(await count('public.module_ct_cabinet_leads')).toBe(1);
+    // A CRLF file is read as before.
+    const crlf = write('crlf.csv', [LEADS_HEADER, lead('c1', '2026-11-01', 'Ana', 'Ruiz')].join('\r\n') + '\r\n');
+    expect(await importCsv(db.url, 'leads', crlf, log)).toMatchObject({ loaded: 1, rejected: 0 });
   });
 
   it('changes nothing when the same file is imported again, and updates only the rows that changed', async () => {
