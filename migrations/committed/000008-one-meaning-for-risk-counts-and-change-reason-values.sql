@@ -1,5 +1,5 @@
---! Previous: sha1:265f7af3968c97075b09550fce523cbb9eb1bd50
---! Hash: sha1:f435d1de9ffbd5116950b60167ee71a50679e738
+--! Previous: sha1:05753eea88d8624fd2f28b0b1d3faf51e04b2f79
+--! Hash: sha1:a7eedc135a831efabd4bbe14e1734427c42ae7d5
 --! Message: risk counts of the gap history count unresolved leads only; change_reason lists its values
 
 /*

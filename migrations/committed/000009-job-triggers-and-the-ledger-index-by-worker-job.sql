@@ -1,5 +1,5 @@
---! Previous: sha1:f435d1de9ffbd5116950b60167ee71a50679e738
---! Hash: sha1:a0fa95eb1dfaf9bc7eb964246d3e407820507f84
+--! Previous: sha1:a7eedc135a831efabd4bbe14e1734427c42ae7d5
+--! Hash: sha1:14c7d879cff195f81c9f0b5c89dd43a5bcdf16ea
 --! Message: job triggers recorded by the enqueue function, and the ledger's index by worker job
 
 /*
