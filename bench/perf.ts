@@ -239,10 +239,15 @@ async function explainBatch(url: string, size: number, leads: number): Promise<v
     if (/duration: .* plan:/.test(n.message ?? '')) plans.push(n.message!);
   });
   try {
-    const { rows } = await c.query(`select queue.run_id, max(queue.seq) as last from ops.recovery_queue as queue group by queue.run_id order by queue.run_id desc limit 1`);
+    /* The last planned batch of the running recovery (a range of seq: whole components). */
+    const { rows } = await c.query(`select queue.run_id, min(queue.seq) as first, max(queue.seq) as last from ops.recovery_queue as queue
+                                     where queue.run_id = (select max(q.run_id) from ops.recovery_queue as q)
+                                       and queue.batch_no = (select max(q.batch_no) from ops.recovery_queue as q where q.run_id = queue.run_id)
+                                     group by queue.run_id`);
     if (!rows[0]) return;
     const to = Number(rows[0].last);
-    const from = Math.max(1, to - size + 1);
+    const from = Number(rows[0].first);
+    void size;
     await c.query('begin');
     await c.query("set local work_mem = '256MB'");
     await c.query(`load 'auto_explain'`);

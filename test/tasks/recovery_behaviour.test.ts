@@ -7,6 +7,8 @@ import { graphileLogger } from '../../src/log.js';
 import { taskList } from '../../src/worker.js';
 import { silentLog } from '../support/log.js';
 import { recoveredState as bulkState, seedBulk as bulkSeed } from '../support/bulk.js';
+import { recoveryParamsSchema, runRecovery } from '../../src/recovery.js';
+import { poolClient, withRun } from '../../src/runs.js';
 
 const db = await useTestDatabase();
 const recover = async (payload: Record<string, unknown> = {}) => {
@@ -180,7 +182,9 @@ describe('statistics', () => {
       const plan = async () => {
         const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
         await client.query('select pg_stat_force_next_flush()');
+        await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
         await client.query('select ops.plan_recovery($1)', [runId]);
+        await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
         await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
       };
       // Statistics missing, whatever earlier tests of this database did (resetting the counters forgets the last analyse).
@@ -199,27 +203,50 @@ describe('statistics', () => {
 });
 
 describe('concurrency', () => {
-  it('plans no lead another running run has queued, and plans it again once that run has ended', async () => {
-    const leads = [
-      await insertLead(db.pool, { park_phone: '987000601' }),
-      await insertLead(db.pool, { park_phone: '987000602' }),
-      await insertLead(db.pool, { park_phone: '987000603' }),
-    ];
-    const start = async () => Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
-    const plan = async (runId: number, limit: number | null = null) =>
-      (await db.pool.query('select ops.plan_recovery($1, $2) as n', [runId, limit])).rows[0].n as number;
-    const first = await start();
-    expect(await plan(first, 2)).toBe(2);
-    const second = await start();
-    // Only the lead the first run did not take: a batch writes its leads' rows without waiting for another run's.
-    expect(await plan(second)).toBe(1);
-    const queued = await db.pool.query('select run_id, lead_id from ops.recovery_queue order by run_id, seq');
-    expect(new Set(queued.rows.map((r) => r.lead_id))).toEqual(new Set(leads));
-    expect(queued.rows.filter((r) => Number(r.run_id) === first)).toHaveLength(2);
-    await db.pool.query(`select ops.finish_run($1, 'failed')`, [first]);
-    await db.pool.query(`select ops.finish_run($1, 'failed')`, [second]);
-    // The first run ended with its queue left: the next plan clears it and takes every lead again.
-    expect(await plan(await start())).toBe(3);
+  it('refuses to plan without the recovery lock, so no plan can run beside a run', async () => {
+    await insertLead(db.pool, { park_phone: '987000601' });
+    const runId = Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+    await expect(db.pool.query('select ops.plan_recovery($1)', [runId])).rejects.toMatchObject({ code: '55000' });
+    await db.pool.query(`select ops.finish_run($1, 'failed')`, [runId]);
+  });
+
+  it('an `idgap recover` run started while a worker run is in progress waits for it, then plans what is left', async () => {
+    await insertDriver(db.pool, { driver_id: 'dw1', phone: '51987000611' });
+    await insertDriver(db.pool, { driver_id: 'dw2', phone: '51987000612' });
+    await refreshIndex(db.pool);
+    const leads = [await insertLead(db.pool, { park_phone: '987000611' }), await insertLead(db.pool, { park_phone: '987000612' })];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let firstBatchDone!: () => void;
+    const inFirstBatch = new Promise<void>((r) => (firstBatchDone = r));
+    const events: string[] = [];
+    const first = withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: { batch_size: 1 }, trigger: 'sql', log: silentLog() },
+      async (params, { client, runId, log }) => {
+        await runRecovery(client, runId, params, log, {
+          onBatch: async () => {
+            firstBatchDone();
+            await held;
+          },
+        });
+        events.push('first finished');
+      });
+    await inFirstBatch;
+    const second = withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: {}, trigger: 'cli', log: silentLog() },
+      async (params, { client, runId, log }) => {
+        const result = await runRecovery(client, runId, params, log);
+        events.push(`second planned ${result.candidates}`);
+      });
+    // The second run is open in the ledger but waits for the lock: it has planned nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    const queued = await db.pool.query(`select count(*)::int as n from ops.recovery_queue as queue join ops.job_runs as runs on runs.id = queue.run_id where runs.trigger = 'cli'`);
+    expect(queued.rows[0].n).toBe(0);
+    expect(events).toEqual([]);
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['first finished', 'second planned 0']);
+    for (const lead of leads) expect((await jobOf(db.pool, lead))!.status).toBe('matched');
+    const runs = await db.pool.query(`select state, processed from ops.job_runs where task = 'retry_identity_matching' order by id`);
+    expect(runs.rows).toEqual([{ state: 'succeeded', processed: 2 }, { state: 'succeeded', processed: 0 }]);
   });
 
   it('two runs started together over the same 20,000 leads end in the state of one run, one link per lead', async () => {

@@ -1,7 +1,7 @@
 /*
- * Step 9 of ops.process_identity_batch, the job rows of the batch's decisions
- * (pg_temp.batch_decisions): attempts, backoff (base * 2^(attempts-1) minutes,
- * capped) and the cut to failed at max attempts, computed from the attempt
+ * Step 10 of ops.process_identity_batch, the job rows of the batch's decisions
+ * (pg_temp.batch_decisions): attempts, and for a miss the status and backoff of
+ * ops.job_after_miss (failed at max attempts), computed from the attempt
  * count the row had (read with the leads into pg_temp.batch_leads; 0 for a new
  * row). Existing rows are updated by id, new ones inserted plainly: no other
  * batch writes these rows (a run's batches take disjoint queue rows, and
@@ -17,12 +17,10 @@ as $$
 begin
   with outcomes as (
     select decisions.lead_id, batch_leads.job_id, outcome.*,
-           case when outcome.retryable
-                then case when batch_leads.job_attempts + 1 >= max_attempts then 'failed' else 'pending' end
-                else outcome.status end as new_status,
+           /* A retryable miss: failed at max attempts, else pending with backoff (ops.job_after_miss, the one rule). */
+           case when outcome.retryable then after_miss.status else outcome.status end as new_status,
            batch_leads.job_attempts + outcome.attempts as attempt_count,
-           case when outcome.retryable and batch_leads.job_attempts + 1 < max_attempts
-                then now() + ops.retry_backoff(batch_leads.job_attempts + 1, backoff_base, backoff_cap) end as next_attempt_at,
+           case when outcome.retryable then after_miss.next_attempt_at end as next_attempt_at,
            case when decisions.decision in ('LINK', 'REPAIR') then decisions.person_key end as matched_person_key,
            case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end as match_rule,
            /* A lead found resolved keeps the row of the run that matched it (an earlier run). */
@@ -42,6 +40,7 @@ begin
                when 'LEAD_NOT_FOUND' then 'the lead no longer exists in public.module_ct_cabinet_leads'
              end as fail_detail
     ) as outcome
+    cross join lateral ops.job_after_miss(batch_leads.job_attempts + 1, max_attempts, backoff_base, backoff_cap) as after_miss
   ),
   updated as (
     update ops.identity_matching_jobs as jobs
