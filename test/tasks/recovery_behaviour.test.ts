@@ -166,6 +166,109 @@ describe('fault isolation', () => {
   });
 });
 
+describe('error classes', () => {
+  /** A trigger on lead links that raises `errcode` for the victim lead, the first `times` times (a sequence: not rolled back). */
+  const inject = async (victim: string, errcode: string, times = 1000) => {
+    await db.pool.query(`create sequence public.test_raised;
+      create function public.test_raise() returns trigger language plpgsql as $$
+      begin
+        if new.source_pk = '${victim}' and nextval('public.test_raised') <= ${times} then
+          raise exception 'injected ${errcode} for %', new.source_pk using errcode = '${errcode}';
+        end if;
+        return new;
+      end $$;
+      create trigger test_raise before insert on canon.identity_links for each row execute function public.test_raise();`);
+  };
+  const removeInjection = () => db.pool.query(`drop trigger if exists test_raise on canon.identity_links; drop function if exists public.test_raise(); drop sequence if exists public.test_raised`);
+  const raised = async () => Number((await db.pool.query('select case when is_called then last_value else 0 end as n from public.test_raised')).rows[0].n);
+  const errorRows = async () => (await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where fail_reason = 'ERROR'`)).rows[0].n as number;
+  const victimOf = async () => (await db.pool.query(`select md5('lead-30') as id`)).rows[0].id as string;
+
+  it('splits a batch down to the lead on a data error of class 22 and records only that lead ERROR', async () => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await inject(victim, '22012');
+    try {
+      const run = await recover({ batch_size: 40 });
+      expect(run).toMatchObject({ processed: 90, matched: 59 });
+      expect(await jobOf(db.pool, victim)).toMatchObject({ fail_reason: 'ERROR', attempt_count: 1 });
+      expect(await errorRows()).toBe(1);
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it.each([['a deadlock', '40P01'], ['a serialization failure', '40001']])('retries a batch whole after %s, up to 3 times, marking no lead ERROR', async (_name, code) => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await inject(victim, code, 2);
+    try {
+      const run = await recover({ batch_size: 40 });
+      expect(run).toMatchObject({ processed: 90, matched: 60 });
+      expect(await raised()).toBe(3); // raised twice, then the third try of the batch passed
+      expect(await errorRows()).toBe(0);
+      expect(await jobOf(db.pool, victim)).toMatchObject({ status: 'matched' });
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it('fails the run after a 4th deadlock in a row, marking no lead ERROR', async () => {
+    await seedBulk(30);
+    const victim = await victimOf();
+    await inject(victim, '40P01');
+    try {
+      await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+      const run = await lastRun(db.pool, 'retry_identity_matching');
+      expect(run.state).toBe('failed');
+      expect(await raised()).toBe(4);
+      expect(await errorRows()).toBe(0);
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it.each([['a full disk (53100)', '53100'], ['a bug (42703)', '42703'], ['an internal error (XX000)', 'XX000'], ['a cancel (57014)', '57014']])(
+    'fails the run with the message on %s, splitting nothing and marking no lead ERROR', async (_name, code) => {
+      await seedBulk(90);
+      const victim = await victimOf();
+      await inject(victim, code);
+      try {
+        await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+        const run = await lastRun(db.pool, 'retry_identity_matching');
+        expect(run.state).toBe('failed');
+        expect(run.error).toContain(`injected ${code} for ${victim}`);
+        expect(await raised()).toBe(1); // not split, not retried
+        expect(await errorRows()).toBe(0);
+      } finally {
+        await removeInjection();
+      }
+    });
+
+  it('fails the run on a statement timeout, marking no lead ERROR', async () => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await db.pool.query(`create function public.test_slow() returns trigger language plpgsql as $$
+      begin
+        if new.source_pk = '${victim}' then perform pg_sleep(2); end if;
+        return new;
+      end $$;
+      create trigger test_slow before insert on canon.identity_links for each row execute function public.test_slow();`);
+    // New connections (the worker's) time out a statement after 1 s.
+    await db.pool.query(`alter database ${db.name} set statement_timeout = '1s'`);
+    try {
+      await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+      const run = await lastRun(db.pool, 'retry_identity_matching');
+      expect(run.state).toBe('failed');
+      expect(run.error).toContain('statement timeout');
+      expect(await errorRows()).toBe(0);
+    } finally {
+      await db.pool.query(`alter database ${db.name} reset statement_timeout`);
+      await db.pool.query(`drop trigger test_slow on canon.identity_links; drop function public.test_slow()`);
+    }
+  });
+});
+
 describe('statistics', () => {
   it('a run analyses the link and origin tables when they have no statistics, and not again while they are fresh', async () => {
     await insertLead(db.pool, { park_phone: '987000701' });
