@@ -12,6 +12,9 @@
  *   npm run bench:perf -- --sizes 10000,100000,1000000 [--batch-size 5000] [--seed 1] [--repeats 3]
  *
  * Writes bench/results/perf.md and bench/results/perf.json.
+ *
+ * With --mode engine: the engine benchmark of bench/engine.ts (servers side by side with --database-url, floor
+ * ratio, lanes, split runs, another checkout's engine alternated with this one); --help lists both.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,8 +33,40 @@ import { poolClient, withRun } from '../src/runs.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { runBaseline } from './baseline.js';
 
+const HELP = `npm run bench:perf -- [options]
+
+Pipeline benchmark (default, embedded PostgreSQL): generate, import, refresh, recover, snapshot, diagnose.
+  --sizes N,N,…        lead counts (= driver counts) to run (default 10000,100000)
+  --batch-size N       recovery batch size (default 5000)
+  --seed N             generator seed (default 1)
+  --repeats N          recoveries measured per size (default 3)
+  --baseline-leads N   leads for the per-lead baseline (default 10000; 0 skips it)
+  --out DIR            where perf.md / perf.json go (default bench/results)
+
+Engine benchmark (--mode engine): recovery on fresh copies of one loaded data set, per server.
+  --leads N            lead count (= driver count), e.g. 200000
+  --database-url URL   a server to run on; repeat it to compare servers side by side; 'embedded' is a
+                       throwaway embedded PostgreSQL (default: embedded). E.g. postgres://postgres@127.0.0.1:5432/postgres
+  --lanes 1,2          lane counts measured for each repeat (default 1,2); the 1-lane run of this engine also
+                       measures the floor (hash join of leads to the drivers index on the phone + re-write of the
+                       result into copies of the tables) and reports recovery / floor
+  --split 1,3          also a split run on 1 and on 3 worker processes (default: none)
+  --engine-dir DIR     another checkout (built with npm run build), alternated run by run with this engine
+  --repeats N, --batch-size N, --seed N, --out DIR as above
+Writes engine.md and engine.json.
+`;
+if (process.argv.includes('--help')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const { values } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'pipeline' },
+    leads: { type: 'string' },
+    'database-url': { type: 'string', multiple: true },
+    lanes: { type: 'string', default: '1,2' },
+    split: { type: 'string', default: '' },
+    'engine-dir': { type: 'string' },
     sizes: { type: 'string', default: '10000,100000' },
     'batch-size': { type: 'string', default: '5000' },
     seed: { type: 'string', default: '1' },
@@ -40,6 +75,23 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
   },
 });
+if (values.mode === 'engine') {
+  const { runEngineBench } = await import('./engine.js');
+  const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean).map(Number) : []);
+  const leads = Number(values.leads);
+  if (!Number.isInteger(leads) || leads < 100) {
+    process.stderr.write('bench:perf: --mode engine needs --leads N (a whole number >= 100); see --help\n');
+    process.exit(1);
+  }
+  process.exit(await runEngineBench({
+    leads, seed: Number(values.seed), batchSize: Number(values['batch-size']), repeats: Number(values.repeats),
+    lanes: list(values.lanes), split: list(values.split), databaseUrls: values['database-url'] ?? ['embedded'],
+    engineDir: values['engine-dir'], out: values.out!,
+  }));
+} else if (values.mode !== 'pipeline') {
+  process.stderr.write(`bench:perf: --mode is pipeline or engine (got ${values.mode}); see --help\n`);
+  process.exit(1);
+}
 const sizes = values.sizes!.split(',').map(Number);
 const batchSize = Number(values['batch-size']);
 const seed = Number(values.seed);

@@ -83,6 +83,23 @@ describe('independent batches', () => {
     }
   });
 
+  it('packs components up to the batch size: 10 lone leads in batches of 5 are 2 batches of 5, a larger component a batch of its own', async () => {
+    for (let i = 0; i < 10; i++) await insertLead(db.pool, { park_phone: `98710${String(i).padStart(4, '0')}`, lead_created_at: `2026-11-${String(i + 1).padStart(2, '0')} 10:00` });
+    await insertDriver(db.pool, { driver_id: 'big', phone: '51987199999' });
+    for (let i = 0; i < 7; i++) await insertLead(db.pool, { park_phone: '987199999', lead_created_at: `2026-11-${String(i + 12).padStart(2, '0')} 10:00` });
+    await refreshIndex(db.pool);
+    const client = await db.pool.connect();
+    try {
+      const runId = await planOn(client, 5);
+      const sizes = (await client.query<{ n: number }>('select count(*)::int as n from ops.recovery_queue where run_id = $1 group by batch_no order by batch_no', [runId])).rows.map((r) => r.n);
+      expect(sizes.sort()).toEqual([5, 5, 7]);
+      await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
+      await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+    } finally {
+      client.release();
+    }
+  });
+
   it('runs two batches of one run at once on two connections: nothing but the run\'s ledger row is shared', async () => {
     const leads = await world();
     const client = await db.pool.connect();

@@ -223,7 +223,7 @@ begin
   packed as (
     select sizes.component, sizes.size,
            case when sizes.size >= p_batch_size then -sizes.component
-                else (coalesce(sum(sizes.size) filter (where sizes.size < p_batch_size)
+                else floor(coalesce(sum(sizes.size) filter (where sizes.size < p_batch_size)
                         over (order by sizes.component rows between unbounded preceding and 1 preceding), 0) / p_batch_size)::integer
            end as bin
     from sizes
