@@ -361,7 +361,7 @@ describe('retry_identity_matching: repairs and conflicts', () => {
     expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'matched', fail_reason: null, match_rule: 'ORIGIN_REPAIR', matched_person_key: personKey });
     expect(await gapOf(db.pool, lead)).toMatchObject({ gap_reason: 'resolved' });
     const findings = await db.pool.query('select * from ops.v_identity_link_findings');
-    expect(findings.rows).toEqual([expect.objectContaining({ lead_id: lead, linked_person_key: personKey, named_person_key: otherKey, named_driver_id: null, match_rule: 'R1_PHONE_EXACT' })]);
+    expect(findings.rows).toEqual([expect.objectContaining({ lead_id: lead, linked_person_key: personKey, other_person_key: otherKey, other_driver_id: null, match_rule: 'R1_PHONE_EXACT' })]);
   });
 
   it('repairs a linked lead whatever the batch size, when another lead of the run links the driver its matching names', async () => {
@@ -376,8 +376,8 @@ describe('retry_identity_matching: repairs and conflicts', () => {
       await recover({ batch_size: batchSize });
       expect(await jobOf(db.pool, linked)).toMatchObject({ status: 'matched', match_rule: 'ORIGIN_REPAIR', matched_person_key: personKey });
       expect(await jobOf(db.pool, fresh)).toMatchObject({ status: 'matched', match_rule: 'R1_PHONE_EXACT' });
-      const finding = await db.pool.query('select named_person_key, named_driver_id from ops.v_identity_link_findings where lead_id = $1', [linked]);
-      expect(finding.rows).toEqual([{ named_person_key: null, named_driver_id: 'd1' }]);
+      const finding = await db.pool.query('select other_person_key, other_driver_id from ops.v_identity_link_findings where lead_id = $1', [linked]);
+      expect(finding.rows).toEqual([{ other_person_key: null, other_driver_id: 'd1' }]);
     }
   });
 });
