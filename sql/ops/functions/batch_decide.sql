@@ -19,6 +19,12 @@ set search_path = pg_catalog, public
 set client_min_messages = warning
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
+  perform 'PRAGMA:TABLE: batch_candidates (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text)';
+  perform 'PRAGMA:TABLE: batch_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text)';
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
+  perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
   drop table if exists pg_temp.batch_rules, pg_temp.batch_decisions;
   create temp table batch_rules on commit drop as
   with ranked as (

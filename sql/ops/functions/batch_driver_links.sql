@@ -13,6 +13,8 @@ as $$
 declare
   linked integer;
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
   insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level, evidence, run_id)
   select new_persons.person_key, 'drivers', new_persons.driver_id, driver_rule.match_rule, driver_rule.score, driver_rule.confidence_level,
          jsonb_build_object('lead_id', new_persons.lead_id, 'rule', lead_rule.match_rule),

@@ -19,6 +19,10 @@ as $$
 declare
   changed integer;
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
+  perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
+  perform 'PRAGMA:TABLE: batch_origin_plan (person_key uuid, lead_id text, lead_created_at timestamp, match_score integer, match_rule text, old_tag text, old_source_id text, old_decided_by text, action text)';
   drop table if exists pg_temp.batch_origin_plan;
   create temp table batch_origin_plan on commit drop as
   with touched as (

@@ -20,6 +20,9 @@ set client_min_messages = warning
 set enable_memoize = off
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
+  perform 'PRAGMA:TABLE: batch_candidates (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text)';
   drop table if exists pg_temp.batch_candidates;
   create temp table batch_candidates on commit drop as
   with matchable as (

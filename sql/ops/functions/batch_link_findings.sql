@@ -15,6 +15,8 @@ as $$
 declare
   found integer;
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
   delete from ops.identity_link_findings as findings
   using pg_temp.batch_decisions as decisions
   where decisions.lead_id = findings.lead_id and decisions.decision = 'REPAIR' and decisions.finding_person is null;

@@ -13,6 +13,8 @@ volatile
 set search_path = pg_catalog, public
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
   update ops.job_runs as runs
   set processed = runs.processed + p_processed,
       matched = runs.matched + p_matched,

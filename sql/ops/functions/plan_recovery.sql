@@ -57,6 +57,12 @@ declare
   blocking_key text;
   plan_stats jsonb;
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean)';
+  perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
+  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid)';
+  perform 'PRAGMA:TABLE: plan_labels (prio integer, label integer)';
+  perform 'PRAGMA:TABLE: plan_shared (prio integer, anchor text)';
   if p_batch_size is null or p_batch_size < 1 then
     raise exception 'batch_size must be at least 1 (got %)', p_batch_size using errcode = 'invalid_parameter_value';
   end if;

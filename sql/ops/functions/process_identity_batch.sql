@@ -34,7 +34,7 @@ declare
   target_park text := ops.setting_text('target_park_id');
   counts record;
   step_started timestamptz := clock_timestamp();
-  step_ms jsonb := '{}';
+  step_ms jsonb := '{}'::jsonb;
 begin
   /* 1. The leads: queue rows taken, keys normalised, gap state and job row read (pg_temp.batch_leads). */
   perform ops.batch_leads(p_run_id, p_from_seq, p_to_seq, ops.setting_text('default_country_code'));
