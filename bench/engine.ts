@@ -109,7 +109,7 @@ async function dropDb(base: string, name: string): Promise<void> {
 }
 
 /** One in-process recovery with `lanes` lanes; returns its duration (the run, plan included). */
-async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number }> {
+async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number; plan?: unknown; stepMs?: unknown }> {
   const pool = createPool(url, lanes + 2, 'idgap-bench');
   try {
     let matched = 0;
@@ -119,7 +119,9 @@ async function timedRecovery(engine: Engine, url: string, batchSize: number, lan
         const r = await engine.runRecovery(client, runId, params, runLog, lanes > 1 ? { secondConnection: engine.poolClient(pool), lanes } : {});
         matched = r.matched;
       });
-    return { ms: Date.now() - t, runId: run.runId, matched };
+    const ms = Date.now() - t;
+    const stats = (await pool.query('select stats from ops.job_runs where id = $1', [run.runId])).rows[0]?.stats ?? {};
+    return { ms, runId: run.runId, matched, plan: stats.plan, stepMs: stats.step_ms };
   } finally {
     await pool.end();
   }
@@ -215,7 +217,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
             const url = await copyOf(base, templates.get(engine.name)!, name);
             const r = await timedRecovery(engine, url, opts.batchSize, lanes, log);
             const floor = engine === engines[0] && lanes === Math.min(...opts.lanes) ? await floorOf(url) : undefined;
-            const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: engine.name, lanes, repeat: k, recovery_ms: r.ms, matched: r.matched, ...(floor ?? {}),
+            const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: engine.name, lanes, repeat: k, recovery_ms: r.ms, matched: r.matched, plan: r.plan, step_ms: r.stepMs, ...(floor ?? {}),
               ...(floor ? { ratio: Number((r.ms / floor.floor_ms).toFixed(2)) } : {}) };
             process.stderr.write(`[engine] ${JSON.stringify(row)}\n`);
             runs.push(row);

@@ -75,7 +75,7 @@ describe('independent batches', () => {
         expect(Math.max(...seqs) - Math.min(...seqs) + 1).toBe(seqs.length); // a batch is a range of seq
       }
       const stats = (await client.query('select stats from ops.job_runs where id = $1', [runId])).rows[0].stats;
-      expect(stats.plan).toMatchObject({ leads: 6, components: 3, largest_component: 3, batches: 3 });
+      expect(stats.plan).toMatchObject({ leads: 6, components: 3, largest_component: 3, batches: 3, component_sizes: { '1': 1, '2': 1, '3-5': 1, '6-10': 0 } });
       await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
       await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
     } finally {

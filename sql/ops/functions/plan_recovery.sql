@@ -256,6 +256,11 @@ begin
            'components_over_1', count(*) filter (where sizes.size > 1),
            'components_over_100', count(*) filter (where sizes.size > 100),
            'label_iterations', iterations,
+           /* Component sizes: how many components of 1, 2, 3-5, 6-10, 11-100 and over 100 leads. */
+           'component_sizes', jsonb_build_object(
+             '1', count(*) filter (where sizes.size = 1), '2', count(*) filter (where sizes.size = 2),
+             '3-5', count(*) filter (where sizes.size between 3 and 5), '6-10', count(*) filter (where sizes.size between 6 and 10),
+             '11-100', count(*) filter (where sizes.size between 11 and 100), 'over_100', count(*) filter (where sizes.size > 100)),
            'batches', (select count(distinct queue.batch_no) from ops.recovery_queue as queue where queue.run_id = p_run_id))
   into plan_stats
   from (select queue.component, count(*) as size from ops.recovery_queue as queue where queue.run_id = p_run_id group by queue.component) as sizes;
