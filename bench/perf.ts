@@ -138,9 +138,11 @@ interface SizeResult {
   recovery_leads_per_s: number;
   recovery_peak_rss_mb: number;
   recovery_step_ms: Record<string, number>;
-  /** Batches that took their decisions again under the lock because a batch committed meanwhile changed their state. */
-  redecided_batches: number;
-  kept_early_writes: number;
+  /** The plan's components (ops.plan_recovery's stats.plan): how many, the largest, the rounds of label propagation. */
+  plan_components: number;
+  largest_component: number;
+  label_iterations: number;
+  component_sizes: Record<string, number>;
   plan_ms: number;
   second_recovery_ms: number;
   snapshot_ms: number;
@@ -212,8 +214,10 @@ try {
         recovery_leads_per_s: Math.round((pipe.recovery.processed * 1000) / pipe.timings_ms.recovery!),
         recovery_peak_rss_mb: peakMb,
         recovery_step_ms: runStats.step_ms ?? {},
-        redecided_batches: Number(runStats.redecided_batches ?? 0),
-        kept_early_writes: Number(runStats.kept_early_writes ?? 0),
+        plan_components: Number(runStats.plan?.components ?? 0),
+        largest_component: Number(runStats.plan?.largest_component ?? 0),
+        label_iterations: Number(runStats.plan?.label_iterations ?? 0),
+        component_sizes: runStats.plan?.component_sizes ?? {},
         plan_ms: pipe.recovery.planMs,
         second_recovery_ms: secondMs,
         snapshot_ms: pipe.timings_ms.snapshot!,
@@ -393,9 +397,9 @@ const lines = [
   '',
   '## Where the recovery time goes (sum of per-batch step times, s)',
   '',
-  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | batches decided again under the lock | of those, kept their early writes |`,
-  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|---|`,
-  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.redecided_batches} of ${Math.ceil(r.leads / batchSize)} | ${r.kept_early_writes} |`),
+  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | components | largest | label rounds | sizes 1 / 2 / 3-5 / 6-10 / 11-100 / >100 |`,
+  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|---|---|---|`,
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.plan_components.toLocaleString('en')} | ${r.largest_component} | ${r.label_iterations} | ${['1', '2', '3-5', '6-10', '11-100', 'over_100'].map((k) => r.component_sizes[k] ?? 0).join(' / ')} |`),
   '',
 ];
 if (baseline) {
