@@ -227,8 +227,16 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
       try {
         await hooks.secondConnection!(async (lent) => {
           started = true;
-          await lent.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
-          await lane(lent, lost, true);
+          /* A lent client whose server connection dies emits 'error'; unhandled, that kills the process. Its next
+             query fails anyway, and the lane retries its batch on a new connection. */
+          const onError = () => undefined;
+          lent.on('error', onError);
+          try {
+            await lent.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+            await lane(lent, lost, true);
+          } finally {
+            lent.off('error', onError);
+          }
         });
         return;
       } catch (e) {

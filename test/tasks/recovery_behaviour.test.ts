@@ -9,6 +9,7 @@ import { silentLog } from '../support/log.js';
 import { recoveredState as bulkState, seedBulk as bulkSeed } from '../support/bulk.js';
 import { recoveryParamsSchema, runRecovery } from '../../src/recovery.js';
 import { poolClient, withRun } from '../../src/runs.js';
+import { createPool } from '../../src/db.js';
 
 const db = await useTestDatabase();
 const recover = async (payload: Record<string, unknown> = {}) => {
@@ -167,6 +168,7 @@ describe('fault isolation', () => {
 });
 
 describe('error classes', () => {
+  const lastRunState = async () => (await db.pool.query(`select state, processed, matched from ops.job_runs where task = 'retry_identity_matching' order by id desc limit 1`)).rows[0];
   /** A trigger on lead links that raises `errcode` for the victim lead, the first `times` times (a sequence: not rolled back). */
   const inject = async (victim: string, errcode: string, times = 1000) => {
     await db.pool.query(`create sequence public.test_raised;
@@ -244,6 +246,44 @@ describe('error classes', () => {
         await removeInjection();
       }
     });
+
+  it('retries on a new connection the batch of a lane whose connection is lost, marking no lead ERROR', async () => {
+    await seedBulk(60);
+    // The lane's first link insert sleeps; the test terminates that backend meanwhile (a lost connection).
+    await db.pool.query(`create sequence public.test_lane_slept;
+      create function public.test_lane_sleep() returns trigger language plpgsql as $$
+      begin
+        if current_setting('application_name') = 'idgap-lane2' and nextval('public.test_lane_slept') = 1 then perform pg_sleep(30); end if;
+        return new;
+      end $$;
+      create trigger test_lane_sleep before insert on canon.identity_links for each row execute function public.test_lane_sleep();`);
+    const lanePool = createPool(db.url, 2, 'idgap-lane2');
+    let terminated = 0;
+    let done = false;
+    const watcher = (async () => {
+      while (!done && terminated === 0) {
+        const { rows } = await db.pool.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'idgap-lane2' and wait_event = 'PgSleep'`);
+        terminated += rows.filter((r) => r.ok).length;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      const run = await withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: { batch_size: 20 }, trigger: 'cli', log: silentLog() },
+        async (params, { client, runId, log }) => {
+          const result = await runRecovery(client, runId, params, log, { secondConnection: poolClient(lanePool), lanes: 2 });
+          expect(result).toMatchObject({ processed: 60, matched: 40, errors: 0 });
+        });
+      expect(run.state).toBe('succeeded');
+      expect(terminated).toBe(1);
+      expect(await lastRunState()).toMatchObject({ state: 'succeeded', processed: 60, matched: 40 });
+      expect((await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where fail_reason = 'ERROR'`)).rows[0].n).toBe(0);
+    } finally {
+      done = true;
+      await watcher;
+      await lanePool.end();
+      await db.pool.query(`drop trigger test_lane_sleep on canon.identity_links; drop function public.test_lane_sleep(); drop sequence public.test_lane_slept`);
+    }
+  });
 
   it('fails the run on a statement timeout, marking no lead ERROR', async () => {
     await seedBulk(90);
