@@ -12,6 +12,9 @@
  *   npm run bench:perf -- --sizes 10000,100000,1000000 [--batch-size 5000] [--seed 1] [--repeats 3]
  *
  * Writes bench/results/perf.md and bench/results/perf.json.
+ *
+ * With --mode engine: the engine benchmark of bench/engine.ts (servers side by side with --database-url, floor
+ * ratio, lanes, split runs, another checkout's engine alternated with this one); --help lists both.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,8 +33,40 @@ import { poolClient, withRun } from '../src/runs.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { runBaseline } from './baseline.js';
 
+const HELP = `npm run bench:perf -- [options]
+
+Pipeline benchmark (default, embedded PostgreSQL): generate, import, refresh, recover, snapshot, diagnose.
+  --sizes N,N,…        lead counts (= driver counts) to run (default 10000,100000)
+  --batch-size N       recovery batch size (default 5000)
+  --seed N             generator seed (default 1)
+  --repeats N          recoveries measured per size (default 3)
+  --baseline-leads N   leads for the per-lead baseline (default 10000; 0 skips it)
+  --out DIR            where perf.md / perf.json go (default bench/results)
+
+Engine benchmark (--mode engine): recovery on fresh copies of one loaded data set, per server.
+  --leads N            lead count (= driver count), e.g. 200000
+  --database-url URL   a server to run on; repeat it to compare servers side by side; 'embedded' is a
+                       throwaway embedded PostgreSQL (default: embedded). E.g. postgres://postgres@127.0.0.1:5432/postgres
+  --lanes 1,2          lane counts measured for each repeat (default 1,2); the 1-lane run of this engine also
+                       measures the floor (hash join of leads to the drivers index on the phone + re-write of the
+                       result into copies of the tables) and reports recovery / floor
+  --split 1,3          also a split run on 1 and on 3 worker processes (default: none)
+  --engine-dir DIR     another checkout (built with npm run build), alternated run by run with this engine
+  --repeats N, --batch-size N, --seed N, --out DIR as above
+Writes engine.md and engine.json.
+`;
+if (process.argv.includes('--help')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const { values } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'pipeline' },
+    leads: { type: 'string' },
+    'database-url': { type: 'string', multiple: true },
+    lanes: { type: 'string', default: '1,2' },
+    split: { type: 'string', default: '' },
+    'engine-dir': { type: 'string' },
     sizes: { type: 'string', default: '10000,100000' },
     'batch-size': { type: 'string', default: '5000' },
     seed: { type: 'string', default: '1' },
@@ -40,6 +75,23 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
   },
 });
+if (values.mode === 'engine') {
+  const { runEngineBench } = await import('./engine.js');
+  const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean).map(Number) : []);
+  const leads = Number(values.leads);
+  if (!Number.isInteger(leads) || leads < 100) {
+    process.stderr.write('bench:perf: --mode engine needs --leads N (a whole number >= 100); see --help\n');
+    process.exit(1);
+  }
+  process.exit(await runEngineBench({
+    leads, seed: Number(values.seed), batchSize: Number(values['batch-size']), repeats: Number(values.repeats),
+    lanes: list(values.lanes), split: list(values.split), databaseUrls: values['database-url'] ?? ['embedded'],
+    engineDir: values['engine-dir'], out: values.out!,
+  }));
+} else if (values.mode !== 'pipeline') {
+  process.stderr.write(`bench:perf: --mode is pipeline or engine (got ${values.mode}); see --help\n`);
+  process.exit(1);
+}
 const sizes = values.sizes!.split(',').map(Number);
 const batchSize = Number(values['batch-size']);
 const seed = Number(values.seed);
@@ -86,9 +138,11 @@ interface SizeResult {
   recovery_leads_per_s: number;
   recovery_peak_rss_mb: number;
   recovery_step_ms: Record<string, number>;
-  /** Batches that took their decisions again under the lock because a batch committed meanwhile changed their state. */
-  redecided_batches: number;
-  kept_early_writes: number;
+  /** The plan's components (ops.plan_recovery's stats.plan): how many, the largest, the rounds of label propagation. */
+  plan_components: number;
+  largest_component: number;
+  label_iterations: number;
+  component_sizes: Record<string, number>;
   plan_ms: number;
   second_recovery_ms: number;
   snapshot_ms: number;
@@ -160,8 +214,10 @@ try {
         recovery_leads_per_s: Math.round((pipe.recovery.processed * 1000) / pipe.timings_ms.recovery!),
         recovery_peak_rss_mb: peakMb,
         recovery_step_ms: runStats.step_ms ?? {},
-        redecided_batches: Number(runStats.redecided_batches ?? 0),
-        kept_early_writes: Number(runStats.kept_early_writes ?? 0),
+        plan_components: Number(runStats.plan?.components ?? 0),
+        largest_component: Number(runStats.plan?.largest_component ?? 0),
+        label_iterations: Number(runStats.plan?.label_iterations ?? 0),
+        component_sizes: runStats.plan?.component_sizes ?? {},
         plan_ms: pipe.recovery.planMs,
         second_recovery_ms: secondMs,
         snapshot_ms: pipe.timings_ms.snapshot!,
@@ -239,10 +295,15 @@ async function explainBatch(url: string, size: number, leads: number): Promise<v
     if (/duration: .* plan:/.test(n.message ?? '')) plans.push(n.message!);
   });
   try {
-    const { rows } = await c.query(`select queue.run_id, max(queue.seq) as last from ops.recovery_queue as queue group by queue.run_id order by queue.run_id desc limit 1`);
+    /* The last planned batch of the running recovery (a range of seq: whole components). */
+    const { rows } = await c.query(`select queue.run_id, min(queue.seq) as first, max(queue.seq) as last from ops.recovery_queue as queue
+                                     where queue.run_id = (select max(q.run_id) from ops.recovery_queue as q)
+                                       and queue.batch_no = (select max(q.batch_no) from ops.recovery_queue as q where q.run_id = queue.run_id)
+                                     group by queue.run_id`);
     if (!rows[0]) return;
     const to = Number(rows[0].last);
-    const from = Math.max(1, to - size + 1);
+    const from = Number(rows[0].first);
+    void size;
     await c.query('begin');
     await c.query("set local work_mem = '256MB'");
     await c.query(`load 'auto_explain'`);
@@ -336,9 +397,9 @@ const lines = [
   '',
   '## Where the recovery time goes (sum of per-batch step times, s)',
   '',
-  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | batches decided again under the lock | of those, kept their early writes |`,
-  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|---|`,
-  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.redecided_batches} of ${Math.ceil(r.leads / batchSize)} | ${r.kept_early_writes} |`),
+  `| leads | ${Object.keys(results[0]?.recovery_step_ms ?? {}).join(' | ')} | plan | components | largest | label rounds | sizes 1 / 2 / 3-5 / 6-10 / 11-100 / >100 |`,
+  `|---|${Object.keys(results[0]?.recovery_step_ms ?? {}).map(() => '---').join('|')}|---|---|---|---|---|`,
+  ...results.map((r) => `| ${r.leads.toLocaleString('en')} | ${Object.values(r.recovery_step_ms).map((v) => s(Number(v))).join(' | ')} | ${s(r.plan_ms)} | ${r.plan_components.toLocaleString('en')} | ${r.largest_component} | ${r.label_iterations} | ${['1', '2', '3-5', '6-10', '11-100', 'over_100'].map((k) => r.component_sizes[k] ?? 0).join(' / ')} |`),
   '',
 ];
 if (baseline) {

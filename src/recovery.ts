@@ -50,21 +50,56 @@ export interface RecoveryHooks {
   /** Checked between batches: true stops the run after the batch in flight (graceful shutdown). */
   shouldStop?: () => boolean;
   /**
-   * Lends a second connection for the run: two batches are then in flight, one
-   * matching while the other writes (ops.process_identity_batch serialises the
-   * writes and re-checks what changed). Without it, batches run one after
-   * another on the run's connection.
+   * Lends more connections for the run: batches of one run share no lead, driver or person
+   * (ops.plan_recovery packs whole components), so each lane takes the next batch on its own connection.
+   * Without it, batches run one after another on the run's connection.
    */
   secondConnection?: WithClient;
+  /** How many lanes (connections working batches at once) with secondConnection: default 2. */
+  lanes?: number;
 }
 
 const zero = (): BatchCounts => ({ processed: 0, matched: 0, failed: 0, pending: 0, skipped: 0 });
 
+/** A batch of the plan: a contiguous range of the run's queue. */
+export interface BatchRange {
+  batch: number;
+  from: number;
+  to: number;
+  leads: number;
+}
+
+/** The batches ops.plan_recovery packed for a run, in order. */
+export async function plannedBatches(client: pg.ClientBase, runId: number): Promise<BatchRange[]> {
+  const { rows } = await client.query<BatchRange>(
+    `select queue.batch_no as batch, min(queue.seq)::int as "from", max(queue.seq)::int as "to", count(*)::int as leads
+       from ops.recovery_queue as queue where queue.run_id = $1 group by queue.batch_no order by queue.batch_no`,
+    [runId],
+  );
+  return rows;
+}
+
 /**
- * One recovery run on `client` (the connection holding the run's lock): plan the
- * queue in SQL, then process it batch by batch, each batch one transaction.
- * A batch whose statement fails is split in halves until the failing lead is
- * alone; that lead is recorded with reason ERROR and every other lead proceeds.
+ * The recovery lock (ops.recovery_lock_key()): held by the run's session from its plan to its end, so two runs
+ * (the worker's task, `idgap recover`, a split run) never overlap. A run that finds it held waits for it, and says so.
+ */
+export async function takeRecoveryLock(client: pg.ClientBase, log: Log): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(ops.recovery_lock_key()) as ok');
+  if (rows[0]!.ok) return;
+  const holder = await client.query<{ run_id: string | null }>(
+    `select (select runs.id from ops.job_runs as runs where runs.task = 'retry_identity_matching' and runs.state = 'running' order by runs.id limit 1) as run_id`,
+  );
+  log.warn({ event: 'recovery.waiting', holder_run_id: holder.rows[0]?.run_id ?? null },
+    `Another recovery run (${holder.rows[0]?.run_id ?? 'unknown'}) is in progress: waiting for it to end`);
+  const t = Date.now();
+  await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
+  log.info({ event: 'recovery.lock_taken', waited_ms: Date.now() - t }, 'the other recovery run ended; starting');
+}
+
+/**
+ * One recovery run on `client` (the connection holding the run's lock): take the recovery lock, plan the
+ * queue in SQL (whole components packed into batches), then process it batch by batch, each batch one
+ * transaction, on one lane or several. Errors by class (see processRange).
  */
 export async function runRecovery(
   client: pg.ClientBase,
@@ -73,6 +108,15 @@ export async function runRecovery(
   log: Log,
   hooks: RecoveryHooks = {},
 ): Promise<RecoveryResult> {
+  await takeRecoveryLock(client, log);
+  try {
+    return await runLocked(client, runId, params, log, hooks);
+  } finally {
+    await client.query('select pg_advisory_unlock(ops.recovery_lock_key())').catch(() => undefined);
+  }
+}
+
+async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryParams, log: Log, hooks: RecoveryHooks): Promise<RecoveryResult> {
   const started = Date.now();
   const batchSize = params.batch_size ?? DEFAULT_BATCH_SIZE;
   let indexRefresh: RefreshResult | undefined;
@@ -83,79 +127,114 @@ export async function runRecovery(
   }
   await client.query('select ops.fail_abandoned_runs()');
   const planStarted = Date.now();
-  const planned = await client.query<{ n: number }>('select ops.plan_recovery($1, $2, $3, $4, $5, $6) as n', [
+  const planned = await client.query<{ n: number }>('select ops.plan_recovery($1, $2, $3, $4, $5, $6, $7) as n', [
     runId,
     params.limit ?? null,
     params.risk_level ?? null,
     params.gap_reason ?? null,
     params.date_from ?? null,
     params.date_to ?? null,
+    batchSize,
   ]);
   const candidates = planned.rows[0]!.n;
+  const ranges = await plannedBatches(client, runId);
   const planMs = Date.now() - planStarted;
-  const batches = Math.ceil(candidates / batchSize);
-  log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of ${batchSize}`);
+  const batches = ranges.length;
+  log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of about ${batchSize}`);
 
-  if (params.split) return splitRecovery(client, runId, candidates, batchSize, log, hooks, { started, planMs, indexRefresh });
+  if (params.split) return splitRecovery(client, runId, candidates, ranges, log, hooks, { started, planMs, indexRefresh });
 
   const totals = zero();
   let errors = 0;
   let batch = 0;
-  let next = 1;
+  let nextRange = 0;
   let stopped = false;
   let failed = false;
-  /* One lane: takes the next range of the queue until none is left; two lanes share the counter. */
-  const lane = async (laneClient: pg.ClientBase): Promise<void> => {
-    try {
-      await laneLoop(laneClient);
-    } catch (e) {
-      failed = true; // the other lane stops after its batch in flight
-      throw e;
-    }
+  const doRange = async (laneClient: pg.ClientBase, range: BatchRange): Promise<void> => {
+    const t = Date.now();
+    const counts = zero();
+    errors += await processRange(laneClient, runId, range.from, range.to, counts, log);
+    batch += 1;
+    for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
+    const ms = Date.now() - t;
+    const pendingLeft = candidates - totals.processed;
+    log.info(
+      { event: 'recovery.batch', batch: range.batch, batches, ...counts, ms },
+      `Batch ${range.batch}/${batches} done: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${pendingLeft} left, ${ms} ms)`,
+    );
+    await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
   };
-  const laneLoop = async (laneClient: pg.ClientBase): Promise<void> => {
-    while (next <= candidates && !failed) {
+  /* One lane: takes the next batch until none is left; the lanes share the list. A lane on a lent connection that
+     loses it gives its batch back (rolled back with the connection) and takes a new connection, up to 3 times. */
+  const laneLoop = async (laneClient: pg.ClientBase, lost: { range?: BatchRange }): Promise<void> => {
+    while (!failed) {
       if (hooks.shouldStop?.()) {
         if (!stopped) log.warn({ event: 'recovery.stopped', done: totals.processed, candidates }, 'Recovery stopped between batches (shutdown)');
         stopped = true;
         return;
       }
-      const from = next;
-      next += batchSize;
-      const to = Math.min(from + batchSize - 1, candidates);
-      const t = Date.now();
-      const counts = zero();
-      errors += await processRange(laneClient, runId, from, to, counts, log);
-      batch += 1;
-      for (const k of Object.keys(counts) as (keyof BatchCounts)[]) totals[k] += counts[k];
-      const ms = Date.now() - t;
-      const pendingLeft = candidates - totals.processed;
-      const number = (from - 1) / batchSize + 1;
-      log.info(
-        { event: 'recovery.batch', batch: number, batches, ...counts, ms },
-        `Batch ${number}/${batches} done: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${pendingLeft} left, ${ms} ms)`,
-      );
-      await hooks.onBatch?.({ batch, batches, done: totals.processed, candidates, counts, ms });
+      const range = lost.range ?? ranges[nextRange++];
+      lost.range = undefined;
+      if (!range) return;
+      try {
+        await doRange(laneClient, range);
+      } catch (e) {
+        if (isConnectionError(e)) lost.range = range;
+        throw e;
+      }
     }
   };
-  let secondStarted = false;
-  if (hooks.secondConnection && batches > 1) {
-    const lanes = await Promise.allSettled([
-      lane(client),
-      hooks.secondConnection(async (second) => {
-        secondStarted = true;
-        await second.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
-        await lane(second);
-      }).catch((e: unknown) => {
-        if (secondStarted) throw e;
-        // No second connection to be had: the run's own lane does every batch.
-        log.warn({ event: 'recovery.second_lane_unavailable', error: (e as Error).message }, 'No second connection: batches run one at a time');
-      }),
-    ]);
+  const lane = async (laneClient: pg.ClientBase, lost: { range?: BatchRange }, lent = false): Promise<void> => {
+    try {
+      await laneLoop(laneClient, lost);
+    } catch (e) {
+      // The other lanes stop after their batch in flight (a lent lane that lost its connection tries another first;
+      // the run's own connection holds its locks, so losing it ends the run).
+      if (!(lent && lost.range)) failed = true;
+      throw e;
+    }
+  };
+  const laneCount = hooks.secondConnection ? Math.max(1, hooks.lanes ?? 2) : 1;
+  const lentLane = async (): Promise<void> => {
+    const lost: { range?: BatchRange } = {};
+    for (let attempt = 0; ; attempt++) {
+      let started = false;
+      try {
+        await hooks.secondConnection!(async (lent) => {
+          started = true;
+          /* A lent client whose server connection dies emits 'error'; unhandled, that kills the process. Its next
+             query fails anyway, and the lane retries its batch on a new connection. */
+          const onError = () => undefined;
+          lent.on('error', onError);
+          try {
+            await lent.query(`set client_connection_check_interval = '1s'`).catch(() => undefined);
+            await lane(lent, lost, true);
+          } finally {
+            lent.off('error', onError);
+          }
+        });
+        return;
+      } catch (e) {
+        if (!started && attempt === 0) {
+          // No connection to be had: the other lanes do every batch.
+          log.warn({ event: 'recovery.second_lane_unavailable', error: (e as Error).message }, 'No connection for another lane: fewer batches at once');
+          return;
+        }
+        if (!isConnectionError(e) || attempt >= 3) {
+          failed = true;
+          throw e;
+        }
+        log.warn({ event: 'recovery.lane_reconnect', attempt: attempt + 1, error: (e as Error).message }, 'A lane lost its connection; its batch is retried on a new one');
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  };
+  if (laneCount > 1 && batches > 1) {
+    const lanes = await Promise.allSettled([lane(client, {}), ...Array.from({ length: laneCount - 1 }, () => lentLane())]);
     const rejected = lanes.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
   } else {
-    await lane(client);
+    await lane(client, {});
   }
   const durationMs = Date.now() - started;
   log.info(
@@ -164,6 +243,8 @@ export async function runRecovery(
   );
   return { ...totals, candidates, batches: batch, errors, durationMs, planMs, indexRefresh };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const BATCH_TASK = 'recover_identity_batch';
 
@@ -180,33 +261,31 @@ export const batchParamsSchema = z
   .refine((p) => p.from_seq <= p.to_seq, { message: 'from_seq must not be after to_seq', path: ['from_seq'] });
 
 /**
- * A split run: the queue is cut into batch ranges and each range becomes a
- * recover_identity_batch job, which any worker process may take. This run
- * stays open (holding its lock, so its queue is not taken for abandoned) and
- * works too, from the last range backwards, until the queue is empty: so a
- * single worker slot cannot deadlock waiting for batch jobs, and a range whose
- * job ran out of attempts is still done. A range processed twice costs
- * nothing: its queue rows are gone, and batches are serialised in SQL. The
+ * A split run: each planned batch becomes a recover_identity_batch job, which any worker process may take
+ * (batches share no lead, driver or person, so they run at once). This run stays open (holding its locks, so
+ * its queue is not taken for abandoned and no other run starts) and works too, from the last batch backwards,
+ * until the queue is empty: so a single worker slot cannot deadlock waiting for batch jobs, and a batch whose
+ * job ran out of attempts is still done. A batch processed twice costs nothing: its queue rows are gone. The
  * batch jobs not started by then are removed.
  */
 async function splitRecovery(
   client: pg.ClientBase,
   runId: number,
   candidates: number,
-  batchSize: number,
+  ranges: BatchRange[],
   log: Log,
   hooks: RecoveryHooks,
   t: { started: number; planMs: number; indexRefresh?: RefreshResult },
 ): Promise<RecoveryResult> {
-  const batches = Math.ceil(candidates / batchSize);
-  const jobKeys = `select format('%s:%s:%s', $1::text, $2::bigint, f) as job_key from generate_series(1, $4::int, $3::int) as f`;
+  const batches = ranges.length;
+  const jobKeys = ranges.map((r) => `${BATCH_TASK}:${runId}:${r.from}`);
   await client.query(
-    `select graphile_worker.add_job($1::text, json_build_object('run_id', $2::bigint, 'from_seq', f, 'to_seq', least(f + $3::int - 1, $4::int), 'batch', (f - 1) / $3::int + 1, 'batches', $5::int),
-                                     job_key => format('%s:%s:%s', $1::text, $2::bigint, f), max_attempts => 5)
-       from generate_series(1, $4::int, $3::int) as f`,
-    [BATCH_TASK, runId, batchSize, candidates, batches],
+    `select graphile_worker.add_job($1::text, json_build_object('run_id', $2::bigint, 'from_seq', r.from_seq, 'to_seq', r.to_seq, 'batch', r.batch, 'batches', $3::int),
+                                     job_key => format('%s:%s:%s', $1::text, $2::bigint, r.from_seq), max_attempts => 5)
+       from jsonb_to_recordset($4::jsonb) as r (batch int, from_seq int, to_seq int)`,
+    [BATCH_TASK, runId, batches, JSON.stringify(ranges.map((r) => ({ batch: r.batch, from_seq: r.from, to_seq: r.to })))],
   );
-  log.info({ event: 'recovery.split', batches, batch_size: batchSize }, `Recovery split into ${batches} batch jobs`);
+  log.info({ event: 'recovery.split', batches }, `Recovery split into ${batches} batch jobs`);
   let errors = 0;
   try {
     for (;;) {
@@ -214,18 +293,16 @@ async function splitRecovery(
       const seq = last[0]!.seq;
       if (seq === null) break;
       if (hooks.shouldStop?.()) throw new Error('stopped by shutdown while queued leads were left to batch jobs');
-      const from = Math.floor((seq - 1) / batchSize) * batchSize + 1;
-      const to = Math.min(from + batchSize - 1, candidates);
+      const range = ranges.find((r) => r.from <= seq && seq <= r.to)!;
       const started = Date.now();
       const counts = zero();
-      errors += await processRange(client, runId, from, to, counts, log);
+      errors += await processRange(client, runId, range.from, range.to, counts, log);
       const ms = Date.now() - started;
-      const batch = (from - 1) / batchSize + 1;
-      log.info({ event: 'recovery.batch', batch, batches, by: 'planner', ...counts, ms },
-        `Batch ${batch}/${batches} done by the planning job: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${ms} ms)`);
+      log.info({ event: 'recovery.batch', batch: range.batch, batches, by: 'planner', ...counts, ms },
+        `Batch ${range.batch}/${batches} done by the planning job: matched=${counts.matched}, failed=${counts.failed}, pending=${counts.pending}, skipped=${counts.skipped} (${ms} ms)`);
     }
   } finally {
-    await client.query(`select graphile_worker.remove_job(keys.job_key) from (${jobKeys}) as keys`, [BATCH_TASK, runId, batchSize, candidates]).catch(() => undefined);
+    await client.query(`select graphile_worker.remove_job(keys.job_key) from unnest($1::text[]) as keys (job_key)`, [jobKeys]).catch(() => undefined);
   }
   // A batch job still running (it took a range the planner also did: it ends with nothing to do) finishes before the
   // run does, so the run's counts are final and no job of it is cut off by a shutdown that follows the run. Bounded.
@@ -258,38 +335,89 @@ async function splitRecovery(
   return { ...totals, candidates, batches, errors, durationMs, planMs: t.planMs, indexRefresh: t.indexRefresh };
 }
 
-/** Processes queue positions [from, to] in one transaction; on failure, halves until the failing lead is alone. */
-export async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
+/** How a failed batch is handled, by the error's class (issue 15 item 3). */
+export type ErrorClass = 'data' | 'unique' | 'transient' | 'connection' | 'fatal';
+
+/**
+ * - data: SQLSTATE classes 22 and 23 and errors the rules raise (P0001): the batch is split down to the failing lead;
+ * - unique (23505): a link or job row written meanwhile by hand; the batch is retried whole after planning its leads
+ *   again (once; a second one is a data error);
+ * - transient: serialization failures (40001) and deadlocks (40P01), retried whole up to 3 times with backoff;
+ * - connection: the connection is gone (class 08, 57P01-03): the lane's batch is retried on a new connection;
+ * - fatal: anything else (53 resources, 57014 cancels and timeouts, 42 and XX bugs): the run fails with the message
+ *   and no lead is marked ERROR.
+ */
+export function errorClass(e: unknown): ErrorClass {
+  if (isConnectionError(e)) return 'connection';
+  const code = (e as { code?: string }).code ?? '';
+  if (code === '23505') return 'unique';
+  if (code.startsWith('22') || code.startsWith('23') || code === 'P0001') return 'data';
+  if (code === '40001' || code === '40P01') return 'transient';
+  return 'fatal';
+}
+
+export const TRANSIENT_RETRIES = 3;
+
+async function runBatch(client: pg.ClientBase, runId: number, from: number, to: number): Promise<BatchCounts> {
   try {
     await client.query('begin');
     await client.query("set local work_mem = '256MB'");
     const { rows } = await client.query<BatchCounts>('select * from ops.process_identity_batch($1, $2, $3)', [runId, from, to]);
     await client.query('commit');
-    const r = rows[0]!;
-    into.processed += r.processed;
-    into.matched += r.matched;
-    into.failed += r.failed;
-    into.pending += r.pending;
-    into.skipped += r.skipped;
-    return 0;
+    return rows[0]!;
   } catch (e) {
     await client.query('rollback').catch(() => undefined);
-    const message = (e as Error).message;
-    if (isConnectionError(e)) throw e;
-    if (from === to) {
-      const { rows } = await client.query<{ status: string }>('select status from ops.record_lead_error($1, $2, $3)', [runId, from, message]);
-      log.warn({ event: 'recovery.lead_error', seq: from, error: message }, `A lead failed with a database error and was recorded as ERROR: ${message}`);
-      into.processed += 1;
-      if (rows[0]?.status === 'failed') into.failed += 1;
-      else into.pending += 1;
-      return 1;
-    }
-    const mid = Math.floor((from + to) / 2);
-    log.debug({ event: 'recovery.batch_split', from, to, error: message }, 'batch failed; splitting it');
-    return (await processRange(client, runId, from, mid, into, log)) + (await processRange(client, runId, mid + 1, to, into, log));
+    throw e;
   }
 }
 
+/**
+ * Processes queue positions [from, to] in one transaction, by the error classes of errorClass: retried whole on a
+ * transient error or a unique violation, halved on a data error until the failing lead is alone (recorded ERROR
+ * with the database message), thrown on anything else. Returns how many leads were recorded ERROR.
+ */
+export async function processRange(client: pg.ClientBase, runId: number, from: number, to: number, into: BatchCounts, log: Log): Promise<number> {
+  let transient = 0;
+  let replanned = false;
+  for (;;) {
+    try {
+      const r = await runBatch(client, runId, from, to);
+      into.processed += r.processed;
+      into.matched += r.matched;
+      into.failed += r.failed;
+      into.pending += r.pending;
+      into.skipped += r.skipped;
+      return 0;
+    } catch (e) {
+      const kind = errorClass(e);
+      const message = (e as Error).message;
+      if (kind === 'transient' && transient < TRANSIENT_RETRIES) {
+        transient += 1;
+        log.warn({ event: 'recovery.batch_retry', from, to, attempt: transient, code: (e as { code?: string }).code, error: message }, `batch ${from}-${to} retried whole: ${message}`);
+        await sleep(100 * 2 ** transient + Math.random() * 100);
+        continue;
+      }
+      if (kind === 'unique' && !replanned) {
+        replanned = true;
+        log.warn({ event: 'recovery.batch_replan', from, to, error: message }, `batch ${from}-${to} planned again and retried whole: ${message}`);
+        await client.query('select ops.replan_batch($1, $2, $3)', [runId, from, to]);
+        continue;
+      }
+      if (kind !== 'data' && kind !== 'unique') throw e;
+      if (from === to) {
+        const { rows } = await client.query<{ status: string }>('select status from ops.record_lead_error($1, $2, $3)', [runId, from, message]);
+        log.warn({ event: 'recovery.lead_error', seq: from, error: message }, `A lead failed with a database error and was recorded as ERROR: ${message}`);
+        into.processed += 1;
+        if (rows[0]?.status === 'failed') into.failed += 1;
+        else into.pending += 1;
+        return 1;
+      }
+      const mid = Math.floor((from + to) / 2);
+      log.debug({ event: 'recovery.batch_split', from, to, error: message }, 'batch failed on a data error; splitting it');
+      return (await processRange(client, runId, from, mid, into, log)) + (await processRange(client, runId, mid + 1, to, into, log));
+    }
+  }
+}
 /** Errors that no split can cure: the connection or the server is gone. */
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';

@@ -7,6 +7,9 @@ import { graphileLogger } from '../../src/log.js';
 import { taskList } from '../../src/worker.js';
 import { silentLog } from '../support/log.js';
 import { recoveredState as bulkState, seedBulk as bulkSeed } from '../support/bulk.js';
+import { recoveryParamsSchema, runRecovery } from '../../src/recovery.js';
+import { poolClient, withRun } from '../../src/runs.js';
+import { createPool } from '../../src/db.js';
 
 const db = await useTestDatabase();
 const recover = async (payload: Record<string, unknown> = {}) => {
@@ -164,6 +167,148 @@ describe('fault isolation', () => {
   });
 });
 
+describe('error classes', () => {
+  const lastRunState = async () => (await db.pool.query(`select state, processed, matched from ops.job_runs where task = 'retry_identity_matching' order by id desc limit 1`)).rows[0];
+  /** A trigger on lead links that raises `errcode` for the victim lead, the first `times` times (a sequence: not rolled back). */
+  const inject = async (victim: string, errcode: string, times = 1000) => {
+    await db.pool.query(`create sequence public.test_raised;
+      create function public.test_raise() returns trigger language plpgsql as $$
+      begin
+        if new.source_pk = '${victim}' and nextval('public.test_raised') <= ${times} then
+          raise exception 'injected ${errcode} for %', new.source_pk using errcode = '${errcode}';
+        end if;
+        return new;
+      end $$;
+      create trigger test_raise before insert on canon.identity_links for each row execute function public.test_raise();`);
+  };
+  const removeInjection = () => db.pool.query(`drop trigger if exists test_raise on canon.identity_links; drop function if exists public.test_raise(); drop sequence if exists public.test_raised`);
+  const raised = async () => Number((await db.pool.query('select case when is_called then last_value else 0 end as n from public.test_raised')).rows[0].n);
+  const errorRows = async () => (await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where fail_reason = 'ERROR'`)).rows[0].n as number;
+  const victimOf = async () => (await db.pool.query(`select md5('lead-30') as id`)).rows[0].id as string;
+
+  it('splits a batch down to the lead on a data error of class 22 and records only that lead ERROR', async () => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await inject(victim, '22012');
+    try {
+      const run = await recover({ batch_size: 40 });
+      expect(run).toMatchObject({ processed: 90, matched: 59 });
+      expect(await jobOf(db.pool, victim)).toMatchObject({ fail_reason: 'ERROR', attempt_count: 1 });
+      expect(await errorRows()).toBe(1);
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it.each([['a deadlock', '40P01'], ['a serialization failure', '40001']])('retries a batch whole after %s, up to 3 times, marking no lead ERROR', async (_name, code) => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await inject(victim, code, 2);
+    try {
+      const run = await recover({ batch_size: 40 });
+      expect(run).toMatchObject({ processed: 90, matched: 60 });
+      expect(await raised()).toBe(3); // raised twice, then the third try of the batch passed
+      expect(await errorRows()).toBe(0);
+      expect(await jobOf(db.pool, victim)).toMatchObject({ status: 'matched' });
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it('fails the run after a 4th deadlock in a row, marking no lead ERROR', async () => {
+    await seedBulk(30);
+    const victim = await victimOf();
+    await inject(victim, '40P01');
+    try {
+      await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+      const run = await lastRun(db.pool, 'retry_identity_matching');
+      expect(run.state).toBe('failed');
+      expect(await raised()).toBe(4);
+      expect(await errorRows()).toBe(0);
+    } finally {
+      await removeInjection();
+    }
+  });
+
+  it.each([['a full disk (53100)', '53100'], ['a bug (42703)', '42703'], ['an internal error (XX000)', 'XX000'], ['a cancel (57014)', '57014']])(
+    'fails the run with the message on %s, splitting nothing and marking no lead ERROR', async (_name, code) => {
+      await seedBulk(90);
+      const victim = await victimOf();
+      await inject(victim, code);
+      try {
+        await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+        const run = await lastRun(db.pool, 'retry_identity_matching');
+        expect(run.state).toBe('failed');
+        expect(run.error).toContain(`injected ${code} for ${victim}`);
+        expect(await raised()).toBe(1); // not split, not retried
+        expect(await errorRows()).toBe(0);
+      } finally {
+        await removeInjection();
+      }
+    });
+
+  it('retries on a new connection the batch of a lane whose connection is lost, marking no lead ERROR', async () => {
+    await seedBulk(60);
+    // The lane's first link insert sleeps; the test terminates that backend meanwhile (a lost connection).
+    await db.pool.query(`create sequence public.test_lane_slept;
+      create function public.test_lane_sleep() returns trigger language plpgsql as $$
+      begin
+        if current_setting('application_name') = 'idgap-lane2' and nextval('public.test_lane_slept') = 1 then perform pg_sleep(30); end if;
+        return new;
+      end $$;
+      create trigger test_lane_sleep before insert on canon.identity_links for each row execute function public.test_lane_sleep();`);
+    const lanePool = createPool(db.url, 2, 'idgap-lane2');
+    let terminated = 0;
+    let done = false;
+    const watcher = (async () => {
+      while (!done && terminated === 0) {
+        const { rows } = await db.pool.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'idgap-lane2' and wait_event = 'PgSleep'`);
+        terminated += rows.filter((r) => r.ok).length;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      const run = await withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: { batch_size: 20 }, trigger: 'cli', log: silentLog() },
+        async (params, { client, runId, log }) => {
+          const result = await runRecovery(client, runId, params, log, { secondConnection: poolClient(lanePool), lanes: 2 });
+          expect(result).toMatchObject({ processed: 60, matched: 40, errors: 0 });
+        });
+      expect(run.state).toBe('succeeded');
+      expect(terminated).toBe(1);
+      expect(await lastRunState()).toMatchObject({ state: 'succeeded', processed: 60, matched: 40 });
+      expect((await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where fail_reason = 'ERROR'`)).rows[0].n).toBe(0);
+    } finally {
+      done = true;
+      await watcher;
+      await lanePool.end();
+      await db.pool.query(`drop trigger test_lane_sleep on canon.identity_links; drop function public.test_lane_sleep(); drop sequence public.test_lane_slept`);
+    }
+  });
+
+  it('fails the run on a statement timeout, marking no lead ERROR', async () => {
+    await seedBulk(90);
+    const victim = await victimOf();
+    await db.pool.query(`create function public.test_slow() returns trigger language plpgsql as $$
+      begin
+        if new.source_pk = '${victim}' then perform pg_sleep(2); end if;
+        return new;
+      end $$;
+      create trigger test_slow before insert on canon.identity_links for each row execute function public.test_slow();`);
+    // New connections (the worker's) time out a statement after 1 s.
+    await db.pool.query(`alter database ${db.name} set statement_timeout = '1s'`);
+    try {
+      await runJob(db.url, db.pool, 'retry_identity_matching', { batch_size: 40 });
+      const run = await lastRun(db.pool, 'retry_identity_matching');
+      expect(run.state).toBe('failed');
+      expect(run.error).toContain('statement timeout');
+      expect(await errorRows()).toBe(0);
+    } finally {
+      await db.pool.query(`alter database ${db.name} reset statement_timeout`);
+      await db.pool.query(`drop trigger test_slow on canon.identity_links; drop function public.test_slow()`);
+    }
+  });
+});
+
 describe('statistics', () => {
   it('a run analyses the link and origin tables when they have no statistics, and not again while they are fresh', async () => {
     await insertLead(db.pool, { park_phone: '987000701' });
@@ -180,7 +325,9 @@ describe('statistics', () => {
       const plan = async () => {
         const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
         await client.query('select pg_stat_force_next_flush()');
+        await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
         await client.query('select ops.plan_recovery($1)', [runId]);
+        await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
         await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
       };
       // Statistics missing, whatever earlier tests of this database did (resetting the counters forgets the last analyse).
@@ -199,27 +346,50 @@ describe('statistics', () => {
 });
 
 describe('concurrency', () => {
-  it('plans no lead another running run has queued, and plans it again once that run has ended', async () => {
-    const leads = [
-      await insertLead(db.pool, { park_phone: '987000601' }),
-      await insertLead(db.pool, { park_phone: '987000602' }),
-      await insertLead(db.pool, { park_phone: '987000603' }),
-    ];
-    const start = async () => Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
-    const plan = async (runId: number, limit: number | null = null) =>
-      (await db.pool.query('select ops.plan_recovery($1, $2) as n', [runId, limit])).rows[0].n as number;
-    const first = await start();
-    expect(await plan(first, 2)).toBe(2);
-    const second = await start();
-    // Only the lead the first run did not take: a batch writes its leads' rows without waiting for another run's.
-    expect(await plan(second)).toBe(1);
-    const queued = await db.pool.query('select run_id, lead_id from ops.recovery_queue order by run_id, seq');
-    expect(new Set(queued.rows.map((r) => r.lead_id))).toEqual(new Set(leads));
-    expect(queued.rows.filter((r) => Number(r.run_id) === first)).toHaveLength(2);
-    await db.pool.query(`select ops.finish_run($1, 'failed')`, [first]);
-    await db.pool.query(`select ops.finish_run($1, 'failed')`, [second]);
-    // The first run ended with its queue left: the next plan clears it and takes every lead again.
-    expect(await plan(await start())).toBe(3);
+  it('refuses to plan without the recovery lock, so no plan can run beside a run', async () => {
+    await insertLead(db.pool, { park_phone: '987000601' });
+    const runId = Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+    await expect(db.pool.query('select ops.plan_recovery($1)', [runId])).rejects.toMatchObject({ code: '55000' });
+    await db.pool.query(`select ops.finish_run($1, 'failed')`, [runId]);
+  });
+
+  it('an `idgap recover` run started while a worker run is in progress waits for it, then plans what is left', async () => {
+    await insertDriver(db.pool, { driver_id: 'dw1', phone: '51987000611' });
+    await insertDriver(db.pool, { driver_id: 'dw2', phone: '51987000612' });
+    await refreshIndex(db.pool);
+    const leads = [await insertLead(db.pool, { park_phone: '987000611' }), await insertLead(db.pool, { park_phone: '987000612' })];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let firstBatchDone!: () => void;
+    const inFirstBatch = new Promise<void>((r) => (firstBatchDone = r));
+    const events: string[] = [];
+    const first = withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: { batch_size: 1 }, trigger: 'sql', log: silentLog() },
+      async (params, { client, runId, log }) => {
+        await runRecovery(client, runId, params, log, {
+          onBatch: async () => {
+            firstBatchDone();
+            await held;
+          },
+        });
+        events.push('first finished');
+      });
+    await inFirstBatch;
+    const second = withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: {}, trigger: 'cli', log: silentLog() },
+      async (params, { client, runId, log }) => {
+        const result = await runRecovery(client, runId, params, log);
+        events.push(`second planned ${result.candidates}`);
+      });
+    // The second run is open in the ledger but waits for the lock: it has planned nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    const queued = await db.pool.query(`select count(*)::int as n from ops.recovery_queue as queue join ops.job_runs as runs on runs.id = queue.run_id where runs.trigger = 'cli'`);
+    expect(queued.rows[0].n).toBe(0);
+    expect(events).toEqual([]);
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['first finished', 'second planned 0']);
+    for (const lead of leads) expect((await jobOf(db.pool, lead))!.status).toBe('matched');
+    const runs = await db.pool.query(`select state, processed from ops.job_runs where task = 'retry_identity_matching' order by id`);
+    expect(runs.rows).toEqual([{ state: 'succeeded', processed: 2 }, { state: 'succeeded', processed: 0 }]);
   });
 
   it('two runs started together over the same 20,000 leads end in the state of one run, one link per lead', async () => {

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.js';
 import { driverPerson, gapOf, insertDriver, insertLead, jobOf, lastRun, linkOf, refreshIndex, resetData, runJob } from '../support/fixtures.js';
 import { expectInvariants } from '../support/invariants.js';
+import { silentLog } from '../support/log.js';
+import { processRange } from '../../src/recovery.js';
 
 const db = await useTestDatabase();
 const recover = async (payload: Record<string, unknown> = {}) => {
@@ -340,7 +342,7 @@ describe('retry_identity_matching: repairs and conflicts', () => {
     expect((await db.pool.query('select count(*)::int as n from canon.identity_origin_history')).rows[0].n).toBe(0);
   });
 
-  it('does not re-point a lead already linked to another person than matching names (CONFLICTING_LINK)', async () => {
+  it('repairs a linked lead whose matching names another person (ORIGIN_REPAIR), keeps its link and records a finding', async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000021', full_name: 'PAZ ORTIZ EVA' });
     const otherKey = '0190f0a0-0000-7000-8000-0000000000bb';
     await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH')`, [otherKey]);
@@ -354,9 +356,29 @@ describe('retry_identity_matching: repairs and conflicts', () => {
     await makePerson(lead);
     await refreshIndex(db.pool);
     await recover();
+    // SPEC 3.3: the link is kept, the person's origin derived again, and the disagreement is a finding.
     expect((await linkOf(db.pool, lead))?.person_key).toBe(personKey);
-    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'pending', fail_reason: 'CONFLICTING_LINK' });
-    expect((await db.pool.query('select count(*)::int as n from canon.identity_origin where person_key = $1', [personKey])).rows[0].n).toBe(0);
+    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'matched', fail_reason: null, match_rule: 'ORIGIN_REPAIR', matched_person_key: personKey });
+    expect(await gapOf(db.pool, lead)).toMatchObject({ gap_reason: 'resolved' });
+    const findings = await db.pool.query('select * from ops.v_identity_link_findings');
+    expect(findings.rows).toEqual([expect.objectContaining({ lead_id: lead, linked_person_key: personKey, other_person_key: otherKey, other_driver_id: null, match_rule: 'R1_PHONE_EXACT' })]);
+  });
+
+  it('repairs a linked lead whatever the batch size, when another lead of the run links the driver its matching names', async () => {
+    // The case of issue 15: with batch size 1 the lead was CONFLICTING_LINK, with 2 ORIGIN_REPAIR.
+    for (const batchSize of [1, 2]) {
+      await resetData(db.pool);
+      await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000022', full_name: 'PAZ ORTIZ EVA' });
+      const fresh = await insertLead(db.pool, { park_phone: '987000022', lead_created_at: '2026-01-01 00:00' });
+      const linked = await insertLead(db.pool, { park_phone: '987000022', lead_created_at: '2026-01-02 00:00' });
+      await makePerson(linked);
+      await refreshIndex(db.pool);
+      await recover({ batch_size: batchSize });
+      expect(await jobOf(db.pool, linked)).toMatchObject({ status: 'matched', match_rule: 'ORIGIN_REPAIR', matched_person_key: personKey });
+      expect(await jobOf(db.pool, fresh)).toMatchObject({ status: 'matched', match_rule: 'R1_PHONE_EXACT' });
+      const finding = await db.pool.query('select other_person_key, other_driver_id from ops.v_identity_link_findings where lead_id = $1', [linked]);
+      expect(finding.rows).toEqual([{ other_person_key: null, other_driver_id: 'd1' }]);
+    }
   });
 });
 
@@ -401,22 +423,31 @@ describe('retry_identity_matching: reasons', () => {
     expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'failed', fail_reason: 'LEAD_NOT_FOUND', attempt_count: 2 });
   });
 
-  it('plans whether each lead has a job row, and reads again a job row written after planning for a lead planned without one', async () => {
+  it('plans whether each lead has a job row; a job row written by hand after planning fails the batch on its unique key, which is planned again and retried whole', async () => {
     const fresh = await insertLead(db.pool, { park_phone: '987999931' });
     const retried = await insertLead(db.pool, { park_phone: '987999932' });
     await recover({ limit: 1 });
     const first = (await jobOf(db.pool, fresh)) ? fresh : retried;
     const other = first === fresh ? retried : fresh;
     await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() - interval '1 minute' where source_id = $1`, [first]);
-    const runId = (await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id;
-    await db.pool.query('select ops.plan_recovery($1)', [runId]);
-    const queued = await db.pool.query('select lead_id, has_job from ops.recovery_queue where run_id = $1 order by lead_id', [runId]);
-    expect(Object.fromEntries(queued.rows.map((r) => [r.lead_id, r.has_job]))).toEqual({ [first]: true, [other]: false });
-    // Written by hand after the plan: the batch's plain insert meets it, reads the job rows again and counts on from it.
-    await db.pool.query(`insert into ops.identity_matching_jobs (source_id, status, attempt_count, fail_reason) values ($1, 'pending', 3, 'NO_CANDIDATES')`, [other]);
-    const { rows } = await db.pool.query('select * from ops.process_identity_batch($1, 1, 2)', [runId]);
-    await db.pool.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
-    expect(rows[0]).toMatchObject({ processed: 2, pending: 2 });
+    const client = await db.pool.connect();
+    try {
+      const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+      await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
+      await client.query('select ops.plan_recovery($1)', [runId]);
+      const queued = await client.query('select lead_id, has_job from ops.recovery_queue where run_id = $1 order by lead_id', [runId]);
+      expect(Object.fromEntries(queued.rows.map((r) => [r.lead_id, r.has_job]))).toEqual({ [first]: true, [other]: false });
+      // Written by hand after the plan: the batch's plain insert meets it; the runner plans the batch again and retries it.
+      await db.pool.query(`insert into ops.identity_matching_jobs (source_id, status, attempt_count, fail_reason) values ($1, 'pending', 3, 'NO_CANDIDATES')`, [other]);
+      await expect(client.query('select * from ops.process_identity_batch($1, 1, 2)', [runId])).rejects.toMatchObject({ code: '23505' });
+      const counts = { processed: 0, matched: 0, failed: 0, pending: 0, skipped: 0 };
+      expect(await processRange(client, runId, 1, 2, counts, silentLog())).toBe(0);
+      await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
+      await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+      expect(counts).toMatchObject({ processed: 2, pending: 2 });
+    } finally {
+      client.release();
+    }
     expect(await jobOf(db.pool, other)).toMatchObject({ status: 'pending', fail_reason: 'NO_CANDIDATES', attempt_count: 4 });
     expect(await jobOf(db.pool, first)).toMatchObject({ status: 'pending', fail_reason: 'NO_CANDIDATES', attempt_count: 2 });
     expect((await db.pool.query(`select count(*)::int as n from ops.identity_matching_jobs where source_id in ($1, $2)`, [first, other])).rows[0].n).toBe(2);

@@ -14,7 +14,6 @@ declare
   common integer := 0;
   size_a integer := 0;
   size_b integer := 0;
-  i integer;
 begin
   if coalesce(cardinality(a), 0) = 0 or coalesce(cardinality(b), 0) = 0 then
     return 0;

@@ -14,7 +14,7 @@ parallel safe
 as $$
 declare
   token text;
-  tokens text[] := '{}';
+  tokens text[] := '{}'::text[];
   n integer := 0;
   pos integer;
 begin

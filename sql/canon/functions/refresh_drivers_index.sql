@@ -21,12 +21,14 @@ declare
   n_deleted bigint;
   n_total bigint;
   was_empty boolean;
-  secondary_indexes text[] := '{}';
+  secondary_indexes text[] := '{}'::text[];
   index_definition text;
   index_name text;
 begin
   perform pg_advisory_xact_lock(hashtextextended('idgap.refresh_drivers_index', 0));
   set local work_mem = '256MB';
+  /* The temporary table below, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: refresh_drivers_src (driver_id text, park_id text, phone_norm text, license_norm text, plate_norm text, name_norm text, name_tokens text[], hire_date date)';
 
   drop table if exists pg_temp.refresh_drivers_src;
   create temp table refresh_drivers_src on commit drop as

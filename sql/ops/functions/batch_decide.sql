@@ -1,14 +1,15 @@
 /*
- * Steps 3 to 5 of ops.process_identity_batch, from pg_temp.batch_leads and
+ * Steps 3 and 4 of ops.process_identity_batch, from pg_temp.batch_leads and
  * pg_temp.batch_candidates:
  *   batch_rules        one verdict per lead and rule: named person, ambiguous or weak
  *   batch_decisions    one decision per lead: link, repair, skip or a reason code,
- *                      and the person it points to
+ *                      the person it points to, and for a repaired lead the
+ *                      other person matching named, if any (a finding)
  *   batch_new_persons  a new person key per unlinked driver a link names, with
  *                      the driver's keys for the registry row
- * Nothing is written to shared tables: ops.process_identity_batch runs it while
- * matching, and again under the batch lock when a batch committed meanwhile
- * changed what it decided on.
+ * Rule names, scores and confidences come from the rule catalogue
+ * (ops.match_rules; a candidate's rule_no is the rule's priority there).
+ * Nothing is written to shared tables.
  */
 create or replace function ops.batch_decide(threshold numeric, margin numeric)
 returns void
@@ -18,6 +19,12 @@ set search_path = pg_catalog, public
 set client_min_messages = warning
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
+  perform 'PRAGMA:TABLE: batch_candidates (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text)';
+  perform 'PRAGMA:TABLE: batch_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text)';
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
+  perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
   drop table if exists pg_temp.batch_rules, pg_temp.batch_decisions;
   create temp table batch_rules on commit drop as
   with ranked as (
@@ -79,11 +86,12 @@ begin
            bool_or(batch_rules.verdict = 'weak') as any_weak,
            max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
            json_object_agg(
-             case batch_rules.rule_no when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' else 'R3B_PLATE_NAME_ANY_DATE' end,
+             catalogue.match_rule,
              json_build_object('verdict', batch_rules.verdict,
                                'best_similarity', round(batch_rules.best_similarity, 4),
                                'candidates', batch_rules.candidates)) as rules
     from batch_rules
+    join ops.match_rules as catalogue on catalogue.priority = batch_rules.rule_no
     group by batch_rules.lead_id
   ),
   /* An ambiguous rule lets the named person through only if that person is among its candidates. */
@@ -121,12 +129,9 @@ begin
            case
              when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
              when batch_leads.gap_reason = 'resolved' then 'SKIP'
-             when batch_leads.linked_person_key is not null then
-               /* Linked lead in the gap: derive its origin again, unless matching names another existing person. */
-               case when checked.named_persons = 1 and checked.ambiguity_allows
-                         and checked.named_person not like 'driver:%'
-                         and checked.named_person <> batch_leads.linked_person_key::text
-                    then 'CONFLICTING_LINK' else 'REPAIR' end
+             /* A linked lead in the gap keeps its link and its person's origin is derived again (SPEC 3.3), whatever
+                matching says: another person named is a finding (below), not a failure of the lead. */
+             when batch_leads.linked_person_key is not null then 'REPAIR'
              when batch_leads.phone_norm is null and batch_leads.plate_norm is null then 'MISSING_KEYS'
              when checked.named_persons = 1 and checked.ambiguity_allows then 'LINK'
              when batch_leads.lead_date is null then 'INVALID_LEAD_DATE'
@@ -135,7 +140,10 @@ begin
              else 'NO_CANDIDATES'
            end as decision,
            json_build_object('phone_norm', batch_leads.phone_norm, 'plate_norm', batch_leads.plate_norm,
-                             'lead_date', batch_leads.lead_date) as lead_keys
+                             'lead_date', batch_leads.lead_date) as lead_keys,
+           case when batch_leads.linked_person_key is not null and checked.named_persons = 1 and checked.ambiguity_allows
+                     and checked.named_person <> batch_leads.linked_person_key::text
+                then checked.named_person end as finding_person
     from batch_leads
     left join checked on checked.lead_id = batch_leads.lead_id
   ),
@@ -148,9 +156,11 @@ begin
   )
   select decided.seq, decided.lead_id, decided.lead_created_at, decided.linked_person_key, decided.gap_reason,
          decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
-         case decided.best_rule when 1 then 'R1_PHONE_EXACT' when 2 then 'R3_PLATE_NAME' when 3 then 'R3B_PLATE_NAME_ANY_DATE' end as match_rule,
-         case decided.best_rule when 1 then 'HIGH' else 'MEDIUM' end as confidence_level,
-         case decided.best_rule when 1 then 95 when 2 then 85 when 3 then decided.r3b_score end as match_score,
+         decided.finding_person,
+         catalogue.match_rule,
+         catalogue.confidence_level,
+         /* A rule without a fixed score (R3B) scores the match: round(best similarity * 100). */
+         coalesce(catalogue.score, decided.r3b_score) as match_score,
          /* The person each link or repair points to. */
          case
            when decided.decision = 'REPAIR' then decided.linked_person_key
@@ -158,6 +168,7 @@ begin
            when decided.decision = 'LINK' then decided.named_person::uuid
          end as person_key
   from decided
+  left join ops.match_rules as catalogue on catalogue.priority = decided.best_rule
   left join new_keys on new_keys.matched_driver_id = decided.matched_driver_id
                         and decided.decision = 'LINK' and decided.named_person like 'driver:%';
 
@@ -185,4 +196,4 @@ begin
   analyze batch_decisions (lead_id, decision, person_key, named_person, matched_driver_id);
 end
 $$;
-comment on function ops.batch_decide(numeric, numeric) is 'Steps 3 to 5 of ops.process_identity_batch: (re)creates pg_temp.batch_rules (a verdict per lead and rule), pg_temp.batch_decisions (a decision per lead and its person) and pg_temp.batch_new_persons (a new person per unlinked driver a link names). Internal: called inside the batch transaction only.';
+comment on function ops.batch_decide(numeric, numeric) is 'Steps 3 and 4 of ops.process_identity_batch: (re)creates pg_temp.batch_rules (a verdict per lead and rule), pg_temp.batch_decisions (a decision per lead and its person) and pg_temp.batch_new_persons (a new person per unlinked driver a link names). Internal: called inside the batch transaction only.';

@@ -6,8 +6,8 @@
  * on the plate but only for leads where R3 found nobody on the plate inside the
  * window. Each driver comes with its keys (the registry row of a person
  * created from it needs no second read of the index) and the person it stands
- * for as read now; ops.batch_candidate_persons reads it again under the batch lock for the
- * drivers batches linked meanwhile.
+ * for (no other batch of the run links these drivers: ops.plan_recovery's
+ * components). A rule's rule_no is its priority in ops.match_rules.
  */
 create or replace function ops.batch_find_candidates(target_park text, window_before integer, window_after integer)
 returns void
@@ -20,6 +20,9 @@ set client_min_messages = warning
 set enable_memoize = off
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
+  perform 'PRAGMA:TABLE: batch_candidates (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text)';
   drop table if exists pg_temp.batch_candidates;
   create temp table batch_candidates on commit drop as
   with matchable as (
@@ -71,6 +74,7 @@ begin
   left join canon.identity_links as driver_links
     on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
   where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
+  analyze pg_temp.batch_candidates (lead_id, rule_no, driver_id, candidate_person);
 end
 $$;
 comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found (with the person the driver stands for), from pg_temp.batch_leads. Internal: called inside the batch transaction only.';

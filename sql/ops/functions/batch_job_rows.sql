@@ -1,7 +1,7 @@
 /*
- * Step 9 of ops.process_identity_batch, the job rows of the batch's decisions
- * (pg_temp.batch_decisions): attempts, backoff (base * 2^(attempts-1) minutes,
- * capped) and the cut to failed at max attempts, computed from the attempt
+ * Step 10 of ops.process_identity_batch, the job rows of the batch's decisions
+ * (pg_temp.batch_decisions): attempts, and for a miss the status and backoff of
+ * ops.job_after_miss (failed at max attempts), computed from the attempt
  * count the row had (read with the leads into pg_temp.batch_leads; 0 for a new
  * row). Existing rows are updated by id, new ones inserted plainly: no other
  * batch writes these rows (a run's batches take disjoint queue rows, and
@@ -15,14 +15,15 @@ volatile
 set search_path = pg_catalog, public
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
+  perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
   with outcomes as (
     select decisions.lead_id, batch_leads.job_id, outcome.*,
-           case when outcome.retryable
-                then case when batch_leads.job_attempts + 1 >= max_attempts then 'failed' else 'pending' end
-                else outcome.status end as new_status,
+           /* A retryable miss: failed at max attempts, else pending with backoff (ops.job_after_miss, the one rule). */
+           case when outcome.retryable then after_miss.status else outcome.status end as new_status,
            batch_leads.job_attempts + outcome.attempts as attempt_count,
-           case when outcome.retryable and batch_leads.job_attempts + 1 < max_attempts
-                then now() + ops.retry_backoff(batch_leads.job_attempts + 1, backoff_base, backoff_cap) end as next_attempt_at,
+           case when outcome.retryable then after_miss.next_attempt_at end as next_attempt_at,
            case when decisions.decision in ('LINK', 'REPAIR') then decisions.person_key end as matched_person_key,
            case decisions.decision when 'LINK' then decisions.match_rule when 'REPAIR' then 'ORIGIN_REPAIR' end as match_rule,
            /* A lead found resolved keeps the row of the run that matched it (an earlier run). */
@@ -42,6 +43,7 @@ begin
                when 'LEAD_NOT_FOUND' then 'the lead no longer exists in public.module_ct_cabinet_leads'
              end as fail_detail
     ) as outcome
+    cross join lateral ops.job_after_miss(batch_leads.job_attempts + 1, max_attempts, backoff_base, backoff_cap) as after_miss
   ),
   updated as (
     update ops.identity_matching_jobs as jobs

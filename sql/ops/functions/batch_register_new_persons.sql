@@ -11,6 +11,8 @@ volatile
 set search_path = pg_catalog, public
 as $$
 begin
+  /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
+  perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
   insert into canon.identity_registry (person_key, confidence_level, primary_phone, primary_license, primary_full_name)
   select new_persons.person_key, new_persons.confidence_level, new_persons.phone_norm, new_persons.license_norm, new_persons.name_norm
   from batch_new_persons as new_persons

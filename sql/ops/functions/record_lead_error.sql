@@ -38,10 +38,11 @@ begin
       updated_at = now()
   returning jobs.* into result;
 
+  /* Failed at max attempts, else pending with backoff: ops.job_after_miss, the rule the batches use. */
   update ops.identity_matching_jobs as jobs
-  set status = case when jobs.attempt_count >= max_attempts then 'failed' else 'pending' end,
-      next_attempt_at = case when jobs.attempt_count >= max_attempts then null
-                             else now() + ops.retry_backoff(jobs.attempt_count, backoff_base, backoff_cap) end
+  set status = after_miss.status,
+      next_attempt_at = after_miss.next_attempt_at
+  from ops.job_after_miss(result.attempt_count, max_attempts, backoff_base, backoff_cap) as after_miss
   where jobs.id = result.id
   returning jobs.* into result;
 

@@ -1,0 +1,21 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { withPlannedBatch } from '../../../support/batch_steps.js';
+import { useTestDatabase } from '../../../support/db.js';
+import { insertLead, resetData } from '../../../support/fixtures.js';
+
+const db = await useTestDatabase();
+beforeEach(async () => resetData(db.pool));
+
+describe('ops.batch_leads', () => {
+  it('takes the range\'s queue rows and normalises each lead\'s keys with the drivers index\'s functions', async () => {
+    const lead = await insertLead(db.pool, { park_phone: '+51 987 654 321', asset_plate_number: 'abc-123', first_name: 'Ana' });
+    await withPlannedBatch(db, async (ctx) => {
+      const taken = (await ctx.client.query('select ops.batch_leads($1, $2, $3, $4) as n', [ctx.runId, ctx.from, ctx.to, '51'])).rows[0].n;
+      expect(taken).toBe(1);
+      expect(await ctx.rows('select lead_id, phone_norm, plate_norm, lead_found, gap_reason, job_id from pg_temp.batch_leads')).toEqual([
+        { lead_id: lead, phone_norm: '987654321', plate_norm: 'ABC123', lead_found: true, gap_reason: 'no_identity', job_id: null },
+      ]);
+      expect(await ctx.rows('select count(*)::int as n from ops.recovery_queue where run_id = $1', [ctx.runId])).toEqual([{ n: 0 }]);
+    });
+  });
+});
