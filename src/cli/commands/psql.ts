@@ -26,6 +26,7 @@ export function registerPsql(program: Command): void {
           PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
           PGAPPNAME: 'idgap-psql',
         };
+        for (const key of ['PGUSER', 'PGPASSWORD']) if (env[key] === undefined) delete env[key];
         const sslmode = url.searchParams.get('sslmode');
         if (sslmode) env.PGSSLMODE = sslmode;
         // Ctrl-C belongs to psql (it cancels the query); idgap waits for psql, then stops the server it started.
