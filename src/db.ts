@@ -302,8 +302,9 @@ function dataDirectory(home: string, ids: Ids): string {
 async function initdb(initdbBin: string, dataDir: string, ids: Ids, password: string): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined) chownSync(dataDir, ids.uid, ids.gid);
-  // The password reaches initdb through a file only it (the server's user) can read, removed right after.
-  const pwFile = path.join(os.tmpdir(), `idgap-pw-${process.pid}-${randomBytes(6).toString('hex')}`);
+  // The password reaches initdb through a file only it (the server's user) can read, removed right after; beside the
+  // data directory, which that user can reach (the temp folder may be private).
+  const pwFile = path.join(path.dirname(dataDir), `.initdb-pw-${process.pid}-${randomBytes(6).toString('hex')}`);
   writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   if (ids.uid !== undefined) chownSync(pwFile, ids.uid, ids.gid);
   try {

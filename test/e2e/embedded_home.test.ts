@@ -54,7 +54,8 @@ describe('a clone in a private folder', () => {
   afterAll(() => removeHome(path.join(clone, '.idgap')));
 
   it('starts the embedded PostgreSQL there, migrates it, and keeps the user folder private', async () => {
-    const { stdout } = await run('node', ['bin/idgap.js', 'migrate', '--json'], { cwd: clone, env: cliEnv(), timeout: 150_000 });
+    // TMPDIR private too (as under a user's own temp folder): nothing the server needs may be put there.
+    const { stdout } = await run('node', ['bin/idgap.js', 'migrate', '--json'], { cwd: clone, env: { ...cliEnv(), TMPDIR: root }, timeout: 150_000 });
     expect(JSON.parse(stdout)).toHaveProperty('sqlObjectsApplied');
     expect(statSync(root).mode & 0o777).toBe(0o700); // nothing opened up above the clone
     const home = path.join(clone, '.idgap');
