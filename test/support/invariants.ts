@@ -17,8 +17,6 @@ export async function invariantViolations(db: pg.Pool | pg.ClientBase): Promise<
                             and links.person_key = jobs.matched_person_key))::int as matched_without_link,
       (select count(*) from ops.v_identity_gap_analysis as gap
         where gap.gap_reason = 'resolved' and not gap.has_origin)::int as resolved_without_origin,
-      (select count(*) from (select links.person_key from canon.identity_links as links
-                               where links.source_table = 'drivers' group by links.person_key having count(*) > 1) as several)::int as person_with_several_drivers,
       (select count(*) from canon.identity_registry as persons
         where not exists (select 1 from canon.identity_links as links
                           where links.person_key = persons.person_key and links.source_table = 'module_ct_cabinet_leads'))::int as person_without_lead,
@@ -32,5 +30,5 @@ export async function invariantViolations(db: pg.Pool | pg.ClientBase): Promise<
 
 export async function expectInvariants(db: pg.Pool | pg.ClientBase): Promise<void> {
   const v = await invariantViolations(db);
-  expect(v).toEqual({ matched_without_link: 0, resolved_without_origin: 0, person_with_several_drivers: 0, person_without_lead: 0, matched_person_without_origin: 0 });
+  expect(v).toEqual({ matched_without_link: 0, resolved_without_origin: 0, person_without_lead: 0, matched_person_without_origin: 0 });
 }
