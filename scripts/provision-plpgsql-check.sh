@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Installs plpgsql_check for the machine's PostgreSQL 15 (Debian's postgresql-15-plpgsql-check) when it is
-# missing, so test/sql/plpgsql_check.test.ts can run the linter there; that test fails on PostgreSQL 15 without it.
-# Idempotent; needs root (apt-get). The embedded PostgreSQL of the suite has no plpgsql_check and needs none.
+# `npm test` runs this first (package.json "pretest", after provision-chromium.mjs). When the suite runs against the
+# machine's PostgreSQL 15 (TEST_DATABASE_URL set, /usr/lib/postgresql/15 present), test/sql/plpgsql_check.test.ts needs
+# the PL/pgSQL linter there: Debian's postgresql-15-plpgsql-check, installed here when missing (as root; otherwise
+# a one-line message says what to install). The embedded PostgreSQL of the default run needs nothing. Idempotent.
 set -euo pipefail
-if [ ! -d /usr/lib/postgresql/15 ]; then
-  echo "provision-plpgsql-check: no PostgreSQL 15 on this machine; nothing to do"
-  exit 0
+[ -n "${TEST_DATABASE_URL:-}" ] || exit 0
+[ -d /usr/lib/postgresql/15 ] || exit 0
+[ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "idgap: the suite on PostgreSQL 15 needs plpgsql_check: run \`sudo apt-get install postgresql-15-plpgsql-check\`, then npm test" >&2
+  exit 1
 fi
-if [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ]; then
-  exit 0
-fi
-echo "== installing Debian's postgresql-15-plpgsql-check for the PL/pgSQL lint test"
+echo "== installing Debian's postgresql-15-plpgsql-check for the PL/pgSQL lint test" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq postgresql-15-plpgsql-check >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql-15-plpgsql-check >/dev/null; }
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" install -y -qq postgresql-15-plpgsql-check >/dev/null 2>&1 \
+  || { apt-get "${lock[@]}" update -qq && apt-get "${lock[@]}" install -y -qq postgresql-15-plpgsql-check >/dev/null; }

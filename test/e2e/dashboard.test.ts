@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 
 /*
  * The dashboard in a real headless Chromium (the system's /usr/bin/chromium:
- * CI installs it with apt; no browser is downloaded through npm).
+ * `npm test` installs it with apt-get, scripts/provision-chromium.mjs; no browser is downloaded through npm).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(PROJECT_ROOT, 'test', 'artifacts');

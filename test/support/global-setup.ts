@@ -38,6 +38,7 @@ export async function setup(project: TestProject): Promise<void> {
   } else if (process.env.TEST_PG === 'docker') {
     db = await dockerDatabase();
   } else {
+    // A 0700 folder: src/db.ts makes the cluster's own home reachable to the postgres user, or keeps the data outside it.
     home = mkdtempSync(path.join(os.tmpdir(), 'idgap-test-'));
     db = await startEmbedded({ home, database: 'postgres', port: 0 });
   }
@@ -68,5 +69,7 @@ export async function teardown(): Promise<void> {
     await admin.end().catch(() => undefined);
   }
   await db?.stop();
+  // The cluster's data sits outside its home when the postgres user could not reach the temp folder (src/db.ts).
+  if (db?.dataDir && home && !db.dataDir.startsWith(`${home}${path.sep}`)) rmSync(path.dirname(db.dataDir), { recursive: true, force: true });
   if (home) rmSync(home, { recursive: true, force: true });
 }

@@ -8,6 +8,8 @@ import { registerDiagnose } from './diagnose.js';
 import { registerImport } from './import.js';
 import { registerGenerate } from './generate.js';
 import { registerDemo } from './demo.js';
+import { registerPsql } from './psql.js';
+import { registerUrl } from './url.js';
 
 /** Every `idgap` subcommand, in the order `idgap --help` lists them. */
 export const commands: Array<(program: Command) => void> = [
@@ -20,4 +22,6 @@ export const commands: Array<(program: Command) => void> = [
   registerImport,
   registerGenerate,
   registerDemo,
+  registerPsql,
+  registerUrl,
 ];
