@@ -114,7 +114,7 @@ export const trendPeriodSchema = z.object({
   unresolved_change: numOrNull,
   matched_in_period: num,
   runs_in_period: num,
-  direction: z.enum(['down', 'up', 'flat', 'unknown']),
+  direction: z.enum(['down', 'up', 'flat', 'no_history', 'unknown']),
 });
 
 export const problemSchema = z.object({
@@ -330,7 +330,7 @@ export function renderDiagnosis(d: Diagnosis): string {
         signed(t.pct_unresolved_change),
         signed(t.unresolved_change, 0),
         int(t.matched_in_period),
-        t.direction,
+        t.direction === 'no_history' ? 'no history yet' : t.direction,
       ]),
       ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),

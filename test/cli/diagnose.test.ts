@@ -124,6 +124,15 @@ describe('readDiagnosis (the function the API reuses)', () => {
     ]);
   });
 
+  it('says "no history yet" in TREND on the first day of history, as the gap_trend check does', async () => {
+    await insertDaily(db.pool, 0, { pct: 50 });
+    const d = await readDiagnosis(db.pool);
+    expect(d.health.find((h) => h.check === 'gap_trend')).toMatchObject({ status: 'ok', hint: expect.stringMatching(/^No history yet/) });
+    const trendLines = renderDiagnosis(d).split('TREND')[1]!.split('\n\n')[0]!.split('\n').slice(2);
+    expect(trendLines).toHaveLength(3);
+    expect(trendLines.every((l) => l.trimEnd().endsWith('no history yet'))).toBe(true);
+  });
+
   it('orders the top fail reasons by leads and renders aligned tables with the action for each problem', async () => {
     await staleSystem();
     for (const reason of ['NO_CANDIDATES', 'NO_CANDIDATES', 'MISSING_KEYS']) {
