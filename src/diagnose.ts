@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { GAP_REASONS, gapReason, riskLevel, runState } from './payloads.js';
 
 /**
  * The runbook's diagnosis (SPEC 5.3), read from the ops views so that psql, the
@@ -15,8 +16,6 @@ const timestamp = z.union([z.date().transform((d) => d.toISOString()), z.iso.dat
 const timestampOrNull = z.union([z.null(), timestamp]);
 const day = z.iso.date();
 const dayOrNull = z.union([z.null(), day]);
-const gapReason = z.enum(['no_identity', 'no_origin', 'inconsistent_origin']);
-const riskLevel = z.enum(['high', 'medium', 'low']);
 
 export const gapSummarySchema = z.object({
   total_leads: num,
@@ -52,7 +51,7 @@ export const freshnessSchema = z.object({
   matched_24h: num,
   processed_24h: num,
   last_run_id: numOrNull,
-  last_run_state: z.union([z.null(), z.enum(['running', 'succeeded', 'failed', 'rejected'])]),
+  last_run_state: runState.nullable(),
   last_run_started_at: timestampOrNull,
   last_run_error: z.string().nullable(),
 });
@@ -255,12 +254,11 @@ export function renderDiagnosis(d: Diagnosis): string {
     ),
   );
 
-  const reasons = ['no_identity', 'no_origin', 'inconsistent_origin'] as const;
   section(
     'BREAKDOWN: unresolved leads by reason x risk  (ops.v_diag_gap_breakdown)',
     renderTable(
       ['gap_reason', 'high', 'medium', 'low', 'total', 'oldest lead'],
-      reasons.map((reason) => {
+      GAP_REASONS.map((reason) => {
         const cells = d.breakdown.filter((c) => c.gap_reason === reason);
         const count = (risk: string) => cells.find((c) => c.risk_level === risk)?.leads ?? 0;
         const oldest = cells.map((c) => c.oldest_lead_date).filter((x): x is string => x !== null).sort()[0] ?? '-';
