@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { GAP_REASONS, gapReason, riskLevel, runState } from './payloads.js';
 
 /**
- * The runbook's diagnosis (SPEC 5.3), read from the ops views so that psql, the
- * CLI and the HTTP API show the same numbers. No rule lives here: every figure
- * and every status comes from SQL; this module only reads them in one snapshot
- * and types them.
+ * The runbook's diagnosis (README, "What `npx idgap diagnose` shows"), read
+ * from the ops views so that psql, the CLI and the HTTP API show the same
+ * numbers. No rule lives here: every figure and every status comes from SQL;
+ * this module only reads them in one snapshot and types them.
  */
 
 /** numeric/bigint columns arrive as strings from node-postgres. */
