@@ -113,6 +113,13 @@ describe('GET /api/v1/ops/identity-gaps', () => {
   ])('answers 400 naming the parameter for %s', async (query, param) => {
     await expectBadRequest(`/api/v1/ops/identity-gaps${query}`, param);
   });
+
+  it('says a bad risk_level or gap_reason in the words of POST run-recovery (one definition of the enums)', async () => {
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?risk_level=extreme'))).message).toBe('risk_level: must be high, medium or low');
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?gap_reason=lost'))).message).toBe(
+      'gap_reason: must be no_identity, no_origin, inconsistent_origin or resolved',
+    );
+  });
 });
 
 describe('GET /api/v1/ops/identity-gaps/alerts', () => {
