@@ -23,8 +23,6 @@ export const TRIGGERS = ['cron', 'sql', 'cli', 'api'] as const;
 /** States of a run (ops.job_runs.state). */
 export const RUN_STATES = ['running', 'succeeded', 'failed', 'rejected'] as const;
 
-export type RiskLevel = (typeof RISK_LEVELS)[number];
-export type GapReason = (typeof GAP_REASONS)[number];
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** "must be high, medium or low" */

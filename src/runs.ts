@@ -5,7 +5,6 @@ import type { Log } from './log.js';
 import { isConnectionError } from './recovery.js';
 
 import type { Trigger } from './payloads.js';
-export type { Trigger } from './payloads.js';
 
 /**
  * Who asked for a job, as far as the payload can tell: Graphile's crontab adds
