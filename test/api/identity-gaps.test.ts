@@ -114,6 +114,10 @@ describe('GET /api/v1/ops/identity-gaps', () => {
     await expectBadRequest(`/api/v1/ops/identity-gaps${query}`, param);
   });
 
+  it('says what docs/api.md quotes for a page_size over 1000', async () => {
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?page_size=1001'))).message).toBe('page_size: must be at most 1000');
+  });
+
   it('says a bad risk_level or gap_reason in the words of POST run-recovery (one definition of the enums)', async () => {
     expect((await json(await api.get('/api/v1/ops/identity-gaps?risk_level=extreme'))).message).toBe('risk_level: must be high, medium or low');
     expect((await json(await api.get('/api/v1/ops/identity-gaps?gap_reason=lost'))).message).toBe(
