@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** The environment the program reads (SPEC 5.1). Every value is validated once, at start-up. */
+/** The environment the program reads (README, "The command line"). Every value is validated once, at start-up. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const envSchema = z.object({

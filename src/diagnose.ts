@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { GAP_REASONS, gapReason, riskLevel, runState } from './payloads.js';
 
 /**
- * The runbook's diagnosis (SPEC 5.3), read from the ops views so that psql, the
- * CLI and the HTTP API show the same numbers. No rule lives here: every figure
- * and every status comes from SQL; this module only reads them in one snapshot
- * and types them.
+ * The runbook's diagnosis (README, "What `npx idgap diagnose` shows"), read
+ * from the ops views so that psql, the CLI and the HTTP API show the same
+ * numbers. No rule lives here: every figure and every status comes from SQL;
+ * this module only reads them in one snapshot and types them.
  */
 
 /** numeric/bigint columns arrive as strings from node-postgres. */
@@ -15,8 +16,6 @@ const timestamp = z.union([z.date().transform((d) => d.toISOString()), z.iso.dat
 const timestampOrNull = z.union([z.null(), timestamp]);
 const day = z.iso.date();
 const dayOrNull = z.union([z.null(), day]);
-const gapReason = z.enum(['no_identity', 'no_origin', 'inconsistent_origin']);
-const riskLevel = z.enum(['high', 'medium', 'low']);
 
 export const gapSummarySchema = z.object({
   total_leads: num,
@@ -52,7 +51,7 @@ export const freshnessSchema = z.object({
   matched_24h: num,
   processed_24h: num,
   last_run_id: numOrNull,
-  last_run_state: z.union([z.null(), z.enum(['running', 'succeeded', 'failed', 'rejected'])]),
+  last_run_state: runState.nullable(),
   last_run_started_at: timestampOrNull,
   last_run_error: z.string().nullable(),
 });
@@ -114,7 +113,7 @@ export const trendPeriodSchema = z.object({
   unresolved_change: numOrNull,
   matched_in_period: num,
   runs_in_period: num,
-  direction: z.enum(['down', 'up', 'flat', 'unknown']),
+  direction: z.enum(['down', 'up', 'flat', 'no_history', 'unknown']),
 });
 
 export const problemSchema = z.object({
@@ -255,12 +254,11 @@ export function renderDiagnosis(d: Diagnosis): string {
     ),
   );
 
-  const reasons = ['no_identity', 'no_origin', 'inconsistent_origin'] as const;
   section(
     'BREAKDOWN: unresolved leads by reason x risk  (ops.v_diag_gap_breakdown)',
     renderTable(
       ['gap_reason', 'high', 'medium', 'low', 'total', 'oldest lead'],
-      reasons.map((reason) => {
+      GAP_REASONS.map((reason) => {
         const cells = d.breakdown.filter((c) => c.gap_reason === reason);
         const count = (risk: string) => cells.find((c) => c.risk_level === risk)?.leads ?? 0;
         const oldest = cells.map((c) => c.oldest_lead_date).filter((x): x is string => x !== null).sort()[0] ?? '-';
@@ -330,7 +328,7 @@ export function renderDiagnosis(d: Diagnosis): string {
         signed(t.pct_unresolved_change),
         signed(t.unresolved_change, 0),
         int(t.matched_in_period),
-        t.direction,
+        t.direction === 'no_history' ? 'no history yet' : t.direction,
       ]),
       ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),

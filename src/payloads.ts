@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /*
- * The job payloads (SPEC 4) and the values they share with the API's query
+ * The job payloads (README, the task table) and the values they share with the API's query
  * parameters, defined once. Tasks import their schema from here (nothing imports
  * a task file); the HTTP API validates its query parameters with the same
  * building blocks, and POST run-recovery with the task's own schema, so a value
@@ -12,9 +12,9 @@ import { z } from 'zod';
  * a JSON integer or a string of decimal digits only (no "0x10", "1e3" or " 7 ").
  */
 
-/** Risk levels of ops.v_identity_gap_analysis (SPEC 2.4), highest first. */
+/** Risk levels of ops.v_identity_gap_analysis, highest first. */
 export const RISK_LEVELS = ['high', 'medium', 'low'] as const;
-/** Gap reasons of an unresolved lead (SPEC 2.4): what a recovery can be asked to work on. */
+/** Gap reasons of an unresolved lead (ops.gap_reason): what a recovery can be asked to work on. */
 export const GAP_REASONS = ['no_identity', 'no_origin', 'inconsistent_origin'] as const;
 /** Every gap reason a lead can have, `resolved` included (the API lists resolved leads on request). */
 export const LEAD_GAP_REASONS = [...GAP_REASONS, 'resolved'] as const;
@@ -23,8 +23,6 @@ export const TRIGGERS = ['cron', 'sql', 'cli', 'api'] as const;
 /** States of a run (ops.job_runs.state). */
 export const RUN_STATES = ['running', 'succeeded', 'failed', 'rejected'] as const;
 
-export type RiskLevel = (typeof RISK_LEVELS)[number];
-export type GapReason = (typeof GAP_REASONS)[number];
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** "must be high, medium or low" */
@@ -69,7 +67,7 @@ export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v
 
 export const DEFAULT_BATCH_SIZE = 5000;
 
-/** The payload of retry_identity_matching (SPEC 4); the API and the CLI validate with the same schema. */
+/** The payload of retry_identity_matching; the API and the CLI validate with the same schema. */
 export const recoveryParamsSchema = z
   .object({
     limit: wholeNumber(1, 10_000_000).optional(),

@@ -5,15 +5,15 @@ import type { Log } from './log.js';
 import { isConnectionError } from './recovery.js';
 
 import type { Trigger } from './payloads.js';
-export type { Trigger } from './payloads.js';
 
 /**
  * Who asked for a job, as far as the payload can tell: Graphile's crontab adds
  * `_cron` (cron); anything else is `sql`. The payload never names `api` or
- * `cli`: ops.start_run / ops.reject_run take the trigger that ops.enqueue_job
- * recorded for the job (ops.job_triggers), which only that security-definer
- * function writes. A `_trigger` key (how earlier versions marked API jobs) is
- * taken off and ignored, so a payload cannot spoof the ledger's trigger.
+ * `cli`: ops.start_run / ops.reject_run record, through ops.run_trigger, the
+ * trigger ops.enqueue_job recorded for the job (ops.job_triggers), which only
+ * that security-definer function writes. A `_trigger` key (how earlier versions
+ * marked API jobs) is taken off and ignored, so a payload cannot spoof the
+ * ledger's trigger.
  */
 export function splitPayload(payload: unknown): { trigger: Trigger; body: unknown; claimedTrigger?: unknown } {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { trigger: 'sql', body: payload };

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import { wholeNumber } from '../payloads.js';
 
 /** An error with a status code and a message safe to show to the caller. */
 export class ApiError extends Error {
@@ -46,10 +47,6 @@ export function refuseBody(req: FastifyRequest): void {
   const empty = body === undefined || body === null || body === '' || (typeof body === 'object' && Object.keys(body as object).length === 0);
   if (!empty) throw badRequest('body: parameters go in the query string; send no body');
 }
-
-/* One definition of a date and a whole number for payloads and query parameters alike. */
-export { isoDate, wholeNumber } from '../payloads.js';
-import { wholeNumber } from '../payloads.js';
 
 export const pagination = {
   page: wholeNumber(1, 1_000_000).default(1),

@@ -30,7 +30,7 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-/** The HTTP API and dashboard (SPEC 5.4, 8). Routes are registered by the modules of src/api/routes. */
+/** The HTTP API and dashboard (docs/api.md). Routes are registered by the modules of src/api/routes. */
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'api' }) as FastifyBaseLogger,

@@ -31,7 +31,7 @@ export interface ContextOptions {
 }
 
 /** A PostgreSQL database name `--database` accepts (created on the embedded server when missing). */
-export const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 let selectedDatabase: string | undefined;
 

@@ -80,7 +80,7 @@ export interface GenerateResult {
 }
 
 /** sfc32 seeded through splitmix32: fast, and the same sequence on every platform. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let s = seed >>> 0;
   const split = () => {
     s = (s + 0x9e3779b9) >>> 0;

@@ -1,5 +1,5 @@
 /**
- * What each import file holds (SPEC 2.1 and 6): the table, its columns as CSV
+ * What each import file holds (docs/data-in.md): the table, its columns as CSV
  * header names, their SQL types, which are required in the header, and the
  * upsert key. The validation and upsert SQL is generated from this.
  */

@@ -113,6 +113,17 @@ describe('GET /api/v1/ops/identity-gaps', () => {
   ])('answers 400 naming the parameter for %s', async (query, param) => {
     await expectBadRequest(`/api/v1/ops/identity-gaps${query}`, param);
   });
+
+  it('says what docs/api.md quotes for a page_size over 1000', async () => {
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?page_size=1001'))).message).toBe('page_size: must be at most 1000');
+  });
+
+  it('says a bad risk_level or gap_reason in the words of POST run-recovery (one definition of the enums)', async () => {
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?risk_level=extreme'))).message).toBe('risk_level: must be high, medium or low');
+    expect((await json(await api.get('/api/v1/ops/identity-gaps?gap_reason=lost'))).message).toBe(
+      'gap_reason: must be no_identity, no_origin, inconsistent_origin or resolved',
+    );
+  });
 });
 
 describe('GET /api/v1/ops/identity-gaps/alerts', () => {

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { diagnosisSchema, readDiagnosis, renderDiagnosis } from '../../src/diagnose.js';
@@ -122,6 +122,15 @@ describe('readDiagnosis (the function the API reuses)', () => {
     expect(d.problems).toEqual([
       expect.objectContaining({ source: 'integrity', check: 'person_without_lead', status: 'fail', action: expect.stringMatching(/select persons.person_key/) }),
     ]);
+  });
+
+  it('says "no history yet" in TREND on the first day of history, as the gap_trend check does', async () => {
+    await insertDaily(db.pool, 0, { pct: 50 });
+    const d = await readDiagnosis(db.pool);
+    expect(d.health.find((h) => h.check === 'gap_trend')).toMatchObject({ status: 'ok', hint: expect.stringMatching(/^No history yet/) });
+    const trendLines = renderDiagnosis(d).split('TREND')[1]!.split('\n\n')[0]!.split('\n').slice(2);
+    expect(trendLines).toHaveLength(3);
+    expect(trendLines.every((l) => l.trimEnd().endsWith('no history yet'))).toBe(true);
   });
 
   it('orders the top fail reasons by leads and renders aligned tables with the action for each problem', async () => {

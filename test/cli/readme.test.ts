@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +100,17 @@ describe('the README matches the program', () => {
     const paths = [...section.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!).filter((p) => /^[a-z][\w.-]*(\/[\w.-]*)*$/i.test(p) && !p.startsWith('dist/'));
     expect(paths.length).toBeGreaterThan(25);
     expect(paths.filter((p) => !existsSync(path.join(PROJECT_ROOT, p)))).toEqual([]);
+  });
+
+  it('names every top-level module of src/ and every directory of it in its layout', () => {
+    const start = readme.indexOf('\n### Layout\n');
+    const end = readme.indexOf('\n#', start + 5);
+    const section = readme.slice(start, end === -1 ? undefined : end);
+    const named = new Set([...section.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!.replace(/\/$/, '')));
+    const modules = readdirSync(path.join(PROJECT_ROOT, 'src'), { withFileTypes: true })
+      .filter((e) => e.isDirectory() || e.name.endsWith('.ts'))
+      .map((e) => `src/${e.name}`);
+    expect(modules.filter((m) => !named.has(m))).toEqual([]);
   });
 
   it('cites documents that are in the repository, not the SPEC', () => {

@@ -31,7 +31,9 @@ volatile
 set search_path = pg_catalog
 as $$
 declare
-  reader_functions text[] := array['canon.parse_date_file(text)', 'ops.setting_text(text)', 'ops.setting_integer(text)', 'ops.setting_numeric(text)'];
+  /* What the ops views call (a view's functions are checked against its reader): the date parser, the settings readers, the gap rule and the gap totals. */
+  reader_functions text[] := array['canon.parse_date_file(text)', 'ops.setting_text(text)', 'ops.setting_integer(text)', 'ops.setting_numeric(text)',
+                                   'ops.gap_reason(uuid, text, uuid)', 'ops.identity_gap_totals(date, date)'];
   reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily'];
   f text;
   v record;
@@ -96,9 +98,6 @@ begin
   foreach f in array reader_functions loop
     execute format('grant execute on function %s to idgap_reader', f);
   end loop;
-
-  /* The gap rule and the gap totals, which the ops views call (a view's functions are checked against its reader). */
-  grant execute on function ops.gap_reason(uuid, text, uuid), ops.identity_gap_totals(date, date) to idgap_reader;
 
   /* The API: no right in graphile_worker (those of earlier versions are taken back); it queues through ops.enqueue_from_api only. */
   revoke all on all tables in schema graphile_worker from idgap_api, idgap_reader;

@@ -1,5 +1,5 @@
 /*
- * The gap reason of a lead: the one definition (SPEC 2.4), read by
+ * The gap reason of a lead: the one definition, read by
  * ops.v_identity_gap_analysis (every lead, hash joins) and ops.lead_gap_state
  * (one lead, index probes, inside the recovery batch). Each reader gathers the
  * three facts its own way; the rule lives here only.

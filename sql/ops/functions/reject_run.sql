@@ -5,11 +5,7 @@ volatile
 set search_path = pg_catalog
 as $$
   insert into ops.job_runs (task, trigger, params, worker_job_id, state, finished_at, duration_ms, error)
-  values (p_task,
-          /* as ops.start_run: a worker job's trigger is cron, the one ops.enqueue_job recorded, or sql */
-          case when p_trigger = 'cron' or p_worker_job_id is null then p_trigger
-               else coalesce((select triggers.trigger from ops.job_triggers as triggers where triggers.job_id = p_worker_job_id), 'sql') end,
-          coalesce(p_params, '{}'), p_worker_job_id, 'rejected', now(), 0, p_error)
+  values (p_task, ops.run_trigger(p_trigger, p_worker_job_id), coalesce(p_params, '{}'), p_worker_job_id, 'rejected', now(), 0, p_error)
   returning id
 $$;
 comment on function ops.reject_run(text, text, jsonb, bigint, text) is 'Records a run that was refused before it started (invalid payload), with the validation message.';

@@ -7,13 +7,8 @@ as $$
 declare
   run_id bigint;
 begin
-  /* The trigger of a worker job is the one ops.enqueue_job recorded (a payload cannot claim one); Graphile's crontab
-     marks its jobs itself (p_trigger cron); any other job was queued with graphile_worker.add_job (sql). */
   insert into ops.job_runs (task, trigger, params, worker_job_id)
-  values (p_task,
-          case when p_trigger = 'cron' or p_worker_job_id is null then p_trigger
-               else coalesce((select triggers.trigger from ops.job_triggers as triggers where triggers.job_id = p_worker_job_id), 'sql') end,
-          coalesce(p_params, '{}'), p_worker_job_id)
+  values (p_task, ops.run_trigger(p_trigger, p_worker_job_id), coalesce(p_params, '{}'), p_worker_job_id)
   returning id into run_id;
   /* Held by this session until ops.finish_run or the connection ends: see ops.fail_abandoned_runs. */
   perform pg_advisory_lock(ops.run_lock_key(run_id));

@@ -1,6 +1,6 @@
 /*
  * Is recovery running? Measured from the run ledger (ops.job_runs), never from
- * the last attempt on a lead (SPEC 2.3). STALE uses the same setting as the
+ * the last attempt on a lead. STALE uses the same setting as the
  * job_freshness health check (alert_job_stale_hours), so the two never disagree.
  */
 create or replace view ops.v_diag_freshness as

@@ -1,5 +1,5 @@
 /*
- * The invariants of SPEC 9 an operator can check at any time; every count must
+ * The integrity invariants an operator can check at any time; every count must
  * be 0. The ops.v_identity_gap_health checks matched_without_link and
  * link_without_origin read their numbers from here, so diagnose, the hourly
  * alert task and /metrics count the same thing. Leads linked with no origin

@@ -82,6 +82,6 @@ comment on column ops.v_identity_gap_analysis.has_origin is 'The lead''s person 
 comment on column ops.v_identity_gap_analysis.is_repeat_lead is 'Resolved, and the person''s origin is another (earlier) lead.';
 comment on column ops.v_identity_gap_analysis.gap_reason is 'no_identity, no_origin, inconsistent_origin (origin lead not linked to the person) or resolved.';
 comment on column ops.v_identity_gap_analysis.gap_age_days is 'Days from lead_date to today (UTC); null when the date is unknown.';
-comment on column ops.v_identity_gap_analysis.risk_level is 'high, medium or low (SPEC 2.4).';
+comment on column ops.v_identity_gap_analysis.risk_level is 'high (no_identity aged 7+ days, or inconsistent_origin), medium (no_identity or no_origin aged 2+ days, or unresolved with an unknown lead date) or low.';
 comment on column ops.v_identity_gap_analysis.risk_rank is '3 high, 2 medium, 1 low: sort on this, never on the text.';
 comment on column ops.v_identity_gap_analysis.trips_14d is 'Completed orders of the person''s linked drivers from lead_date to lead_date + 14.';

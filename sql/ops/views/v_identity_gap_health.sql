@@ -46,9 +46,9 @@ integrity as (
   from ops.v_diag_integrity as integrity
 ),
 trend as (
-  /* first_day: no history row before today at all (the first snapshot was just written): nothing to compare yet, not a missing day. */
+  /* first_day: today's row is the first of the history (direction no_history): nothing to compare yet, not a missing day. */
   select trend.pct_unresolved_now as today, trend.pct_unresolved_then as yesterday, trend.pct_unresolved_change as change,
-         not exists (select 1 from ops.identity_gap_daily as daily where daily.snapshot_date < trend.snapshot_date) as first_day
+         trend.direction = 'no_history' as first_day
   from ops.v_identity_gap_trend as trend
   where trend.period = '1d'
 ),

@@ -18,7 +18,7 @@ interface Asset {
   cache: string;
 }
 
-/** The dashboard (SPEC 8): static files read once at start-up; the page reads the JSON API. */
+/** The dashboard (docs/api.md, Dashboard): static files read once at start-up; the page reads the JSON API. */
 export function registerDashboardRoutes(app: FastifyInstance): void {
   const file = (name: string, type: string, cache = 'no-cache'): Asset => ({ body: readFileSync(path.join(DASHBOARD_DIR, name)), type, cache });
   const assets: Record<string, Asset> = {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiOptions } from '../server.js';
-import { isoDate, pageMeta, pagination, parseParams, swrCache, wholeNumber } from '../http.js';
-import { LEAD_GAP_REASONS as GAP_REASONS, RISK_LEVELS } from '../../payloads.js';
+import { pageMeta, pagination, parseParams, swrCache } from '../http.js';
+import { isoDate, leadGapReason, riskLevel, wholeNumber } from '../../payloads.js';
 
 const ALERT_TYPES = ['over_24h_no_identity', 'over_7d_unresolved', 'inconsistent_origin'] as const;
 
@@ -17,8 +17,8 @@ export const gapsQuerySchema = z
   .object({
     date_from: isoDate.optional(),
     date_to: isoDate.optional(),
-    risk_level: z.enum(RISK_LEVELS, { message: `must be one of ${RISK_LEVELS.join(', ')}` }).optional(),
-    gap_reason: z.enum(GAP_REASONS, { message: `must be one of ${GAP_REASONS.join(', ')}` }).optional(),
+    risk_level: riskLevel.optional(),
+    gap_reason: leadGapReason.optional(),
     ...pagination,
   })
   .strict()

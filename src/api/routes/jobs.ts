@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { recoveryParamsSchema, runState, wholeNumber } from '../../payloads.js';
+import { recoveryParamsSchema, refreshParamsSchema, runState, wholeNumber } from '../../payloads.js';
 import type { ApiOptions } from '../server.js';
 import { notFound, parseParams, refuseBody, requireToken } from '../http.js';
 
@@ -91,7 +91,7 @@ export function registerJobRoutes(app: FastifyInstance, { pool, config }: ApiOpt
 
   app.post('/api/v1/identity/drivers-index/refresh', { preHandler: auth }, async (req, reply) => {
     refuseBody(req);
-    parseParams(z.object({}).strict(), req.query);
+    parseParams(refreshParamsSchema, req.query);
     const r = await enqueue(pool, 'refresh_drivers_index', {});
     req.log.info({ event: 'api.job_queued', task: 'refresh_drivers_index', job_id: r.job_id, already_queued: r.already_queued }, 'drivers index refresh queued through the API');
     return reply.code(202).send(accepted('refresh_drivers_index', r));

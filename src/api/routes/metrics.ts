@@ -29,7 +29,7 @@ async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
 }
 
 /**
- * Prometheus metrics (SPEC 5.4). Each app has its own registry; the gauges read
+ * Prometheus metrics (docs/api.md, Metrics). Each app has its own registry; the gauges read
  * the database when scraped, through one shared snapshot per scrape.
  */
 export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions): void {

@@ -23,7 +23,11 @@ export function registerImport(program: Command): void {
     .command('import')
     .description(
       'bulk-load a CSV file (header row, UTF-8) into public.module_ct_cabinet_leads (leads), public.drivers (drivers) or public.summary_daily (activity); ' +
-        'every line is loaded or written with its line number and reason beside the file (leads.csv -> leads.rejects.csv); a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, missing column) changes nothing',
+        'every line is loaded or written with its line number and reason beside the file (leads.csv -> leads.rejects.csv); ' +
+        'records are read as RFC 4180 (a quoted field may span lines; a broken record, e.g. a quote never closed or over 4 MB, is rejected whole with its lines); ' +
+        'rejected too: a timestamp or date not strictly ISO or not in the calendar (hour 24, 2024-02-30, year 0000), a leads external_id written as a whole number (it could be another lead\'s id); ' +
+        'values starting with = + - @ are written to the rejects file behind a \' (spreadsheet formulas stay text); ' +
+        'a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, CR-only line endings, missing column) changes nothing',
     )
     .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
     .argument('<file>', 'the CSV file')

@@ -41,6 +41,19 @@ describe('ops.v_identity_gap_trend', () => {
     expect(t['7d']).toMatchObject({ direction: 'unknown', pct_unresolved_then: null, pct_unresolved_change: null });
   });
 
+  it('says no_history on the first day of history, and for a period longer than the history, as gap_trend does', async () => {
+    await insertDaily(db.pool, 0, { pct: 10 });
+    const first = await trend();
+    expect(Object.values(first).map((r) => r.direction)).toEqual(['no_history', 'no_history', 'no_history']);
+    const health = await rowsOf<{ status: string; hint: string }>(db.pool, `select status, hint from ops.v_identity_gap_health where "check" = 'gap_trend'`);
+    expect(health[0]).toMatchObject({ status: 'ok', hint: expect.stringMatching(/^No history yet/) });
+    await insertDaily(db.pool, 2, { pct: 12 });
+    const young = await trend();
+    expect(young['1d']).toMatchObject({ direction: 'unknown', pct_unresolved_then: null });
+    expect(young['7d']!.direction).toBe('no_history');
+    expect(young['30d']!.direction).toBe('no_history');
+  });
+
   it('says unknown when today has no snapshot yet', async () => {
     await insertDaily(db.pool, 1, { pct: 10 });
     expect((await trend())['1d']).toMatchObject({ direction: 'unknown', pct_unresolved_now: null, pct_unresolved_then: '10.00' });
