@@ -2,7 +2,7 @@
  * Performance benchmark (issue 7): for each size, a fresh database on one
  * throwaway embedded PostgreSQL; generate with `idgap generate`'s code, import,
  * refresh the drivers index, run one full recovery, snapshot and diagnose,
- * then check the SPEC 9 invariants. The recovery is then measured again
+ * then check the invariants (ops.v_diag_integrity, test/support/invariants.ts). The recovery is then measured again
  * (--repeats, 3 runs in all by default), each time by the same pipeline on a
  * fresh database loaded from the same files, and the table reports the median with the range: runs
  * of one build vary by 10-20 % on these machines. On the smallest size the per-lead baseline

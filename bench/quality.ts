@@ -122,7 +122,7 @@ try {
     `| links on planted ambiguous leads | ${q.links_on_ambiguous} | 0 ${targets.zero_links_on_ambiguous ? '✔' : '✘'} |`,
     `| links on leads that must not link (any reason) | ${q.links_on_unrecoverable} | 0 ${targets.zero_links_on_unrecoverable ? '✔' : '✘'} |`,
     `| leads with exactly the expected outcome (rule or reason code) | ${q.expected_outcome}/${q.leads} | all |`,
-    `| invariants (SPEC 9) | ${Object.entries(result.invariants).map(([k, n]) => `${k}=${n}`).join(', ')} | all 0 |`,
+    `| invariants | ${Object.entries(result.invariants).map(([k, n]) => `${k}=${n}`).join(', ')} | all 0 |`,
     '',
     `Gap: ${result.gap_before.unresolved}/${result.gap_before.total} unresolved before (${result.gap_before.pct_unresolved}%), ${result.gap_after.unresolved} after (${result.gap_after.pct_unresolved}%).`,
     '',

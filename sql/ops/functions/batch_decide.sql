@@ -129,7 +129,7 @@ begin
            case
              when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
              when batch_leads.gap_reason = 'resolved' then 'SKIP'
-             /* A linked lead in the gap keeps its link and its person's origin is derived again (SPEC 3.3), whatever
+             /* A linked lead in the gap keeps its link and its person's origin is derived again (docs/matching-rules.md, section 4), whatever
                 matching says: another person named is a finding (below), not a failure of the lead. */
              when batch_leads.linked_person_key is not null then 'REPAIR'
              when batch_leads.phone_norm is null and batch_leads.plate_norm is null then 'MISSING_KEYS'

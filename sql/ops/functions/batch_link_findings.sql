@@ -1,7 +1,7 @@
 /*
  * Step 9 of ops.process_identity_batch: a linked lead the batch repaired
  * (decision REPAIR) whose matching named another person than its own is a
- * finding (SPEC 3.3), recorded in ops.identity_link_findings (one row per lead,
+ * finding (docs/matching-rules.md, section 4), recorded in ops.identity_link_findings (one row per lead,
  * the latest run's) and read through ops.v_identity_link_findings; the link is
  * never re-pointed. A repaired lead whose matching no longer names another
  * person loses its finding.

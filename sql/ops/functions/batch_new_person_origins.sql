@@ -3,8 +3,7 @@
  * their history rows: a new person has no links but the batch's, so its origin
  * is the earliest of the batch's leads linked to it (lead_created_at, then
  * lead_id), read from the decisions without touching the shared links.
- * ops.process_identity_batch writes them before the batch lock (nobody else can
- * see these persons), or under it when the batch decided again.
+ * Step 8a of ops.process_identity_batch.
  */
 create or replace function ops.batch_new_person_origins(p_run_id bigint)
 returns void

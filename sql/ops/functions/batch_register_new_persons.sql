@@ -1,8 +1,7 @@
 /*
  * The registry rows of the persons the recovery batch creates
  * (pg_temp.batch_new_persons, keys chosen with the decisions), with the keys of
- * the driver each was created from. ops.process_identity_batch writes them
- * before the batch lock, or under it when the batch decided again.
+ * the driver each was created from. Step 5 of ops.process_identity_batch.
  */
 create or replace function ops.batch_register_new_persons()
 returns void

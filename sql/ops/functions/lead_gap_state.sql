@@ -4,8 +4,8 @@
  * ops.v_identity_gap_analysis reads too). Exactly one row; gap_reason is null
  * for a lead that does not exist. A plain SQL function with no SET clause, so
  * the planner inlines it into the caller's LATERAL join: three index probes per
- * lead, in the batch's leads statement and in the re-check under the batch lock
- * (ops.batch_lead_state), with no second copy of the rule.
+ * lead, in the batch's leads statement (ops.batch_leads), with no second copy of
+ * the rule.
  */
 create or replace function ops.lead_gap_state(p_lead_id text, p_lead_found boolean)
 returns table (linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text)

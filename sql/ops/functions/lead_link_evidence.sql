@@ -1,12 +1,10 @@
 /*
- * The evidence of a lead's link (SPEC 2.2: the keys compared, the candidates,
+ * The evidence of a lead's link (the keys compared, the candidates,
  * their similarity): the rule that decided, the driver it went through, the
  * lead's keys and every rule's verdict with its candidates, built as json text
  * by ops.batch_decide and parsed into jsonb here, once. One expression, stable
  * like jsonb_build_object (declared immutable it would not be inlined), so the
- * planner inlines it: ops.batch_lead_links writes it, ops.batch_keep_early_writes
- * writes it again for a link written before the batch lock when a batch
- * committed meanwhile gave one of its candidate drivers a person.
+ * planner inlines it into ops.batch_lead_links.
  */
 create or replace function ops.lead_link_evidence(p_match_rule text, p_driver_id text, p_lead_keys json, p_rules json, p_target_park text)
 returns jsonb

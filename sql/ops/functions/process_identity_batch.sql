@@ -85,4 +85,4 @@ begin
   return query select counts.processed, counts.matched, counts.failed, counts.pending, counts.skipped;
 end
 $$;
-comment on function ops.process_identity_batch(bigint, integer, integer) is 'Recovers the leads of a run''s queue between two seq numbers (one batch of whole components): matching by the rules of SPEC 3, persons, links, origins, findings, job rows and the run''s counts, set-based. Call it in its own transaction.';
+comment on function ops.process_identity_batch(bigint, integer, integer) is 'Recovers the leads of a run''s queue between two seq numbers (one batch of whole components): matching by the rules of docs/matching-rules.md, persons, links, origins, findings, job rows and the run''s counts, set-based. Call it in its own transaction.';

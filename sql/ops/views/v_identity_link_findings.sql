@@ -1,6 +1,6 @@
 /*
  * One row per linked lead whose matching, in the last recovery that repaired
- * it, named another person than the one it is linked to (SPEC 3.3: a finding,
+ * it, named another person than the one it is linked to (docs/matching-rules.md, section 4: a finding,
  * not a failure of the lead). The link stays; an operator decides, e.g. by
  * comparing the two persons' drivers.
  */
@@ -23,7 +23,7 @@ select other_person.lead_id,
        other_person.run_id,
        other_person.found_at
 from other_person;
-comment on view ops.v_identity_link_findings is 'One row per linked lead whose matching named another person than its own in the last recovery that repaired it (the link is kept; SPEC 3.3).';
+comment on view ops.v_identity_link_findings is 'One row per linked lead whose matching named another person than its own in the last recovery that repaired it (the link is kept; docs/matching-rules.md, section 4).';
 comment on column ops.v_identity_link_findings.lead_id is 'The lead.';
 comment on column ops.v_identity_link_findings.linked_person_key is 'The person the lead is linked to.';
 comment on column ops.v_identity_link_findings.other_person_key is 'The other person matching named (null when it named an unlinked driver).';
