@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { decide, withPlannedBatch } from '../../../support/batch_steps.js';
 import { useTestDatabase } from '../../../support/db.js';
 import { insertDriver, insertLead, refreshIndex, resetData } from '../../../support/fixtures.js';
+import { linkLead } from '../../../support/gap.js';
 
 const db = await useTestDatabase();
 beforeEach(async () => resetData(db.pool));
@@ -31,8 +32,7 @@ describe('ops.batch_decide', () => {
     const lead = await insertLead(db.pool, { park_phone: '987000502' });
     const key = '0190f0a0-0000-7000-8000-00000000e001';
     await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH')`, [key]);
-    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level)
-      values ($1, 'module_ct_cabinet_leads', $2, 'MANUAL', 100, 'HIGH')`, [key, lead]);
+    await linkLead(db.pool, lead, key);
     await withPlannedBatch(db, async (ctx) => {
       await decide(ctx);
       expect(await ctx.rows('select decision, person_key::text, finding_person from pg_temp.batch_decisions')).toEqual([

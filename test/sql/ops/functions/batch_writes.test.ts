@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { decide, withPlannedBatch } from '../../../support/batch_steps.js';
 import { useTestDatabase } from '../../../support/db.js';
 import { insertDriver, insertLead, refreshIndex, resetData } from '../../../support/fixtures.js';
+import { linkLead } from '../../../support/gap.js';
 
 const db = await useTestDatabase();
 beforeEach(async () => resetData(db.pool));
@@ -38,8 +39,7 @@ describe('the writing steps', () => {
     const lead = await insertLead(db.pool, { park_phone: '987000802' });
     const key = '0190f0a0-0000-7000-8000-00000000f001';
     await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ($1, 'HIGH')`, [key]);
-    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level)
-      values ($1, 'module_ct_cabinet_leads', $2, 'MANUAL', 100, 'HIGH')`, [key, lead]);
+    await linkLead(db.pool, lead, key);
     await db.pool.query(`insert into canon.identity_origin (person_key, origin_tag, origin_source_id) values ($1, 'migration', 'm-1')`, [key]);
     await withPlannedBatch(db, async (ctx) => {
       await decide(ctx);
