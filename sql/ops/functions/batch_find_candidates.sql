@@ -65,6 +65,10 @@ begin
     select all_pairs.*,
            coalesce(bool_or(all_pairs.park_id = target_park) over (partition by all_pairs.lead_id, all_pairs.rule_no), false) as rule_has_target_park
     from all_pairs
+    /* A pair a reviewer rejected is never linked nor proposed again, under any rule. */
+    where not exists (select 1 from ops.review_decisions as rejected
+                      where rejected.decision = 'reject' and rejected.lead_id = all_pairs.lead_id
+                        and rejected.driver_id = all_pairs.driver_id)
   )
   select parked.lead_id, parked.rule_no, parked.driver_id, parked.park_id, parked.similarity,
          parked.driver_phone, parked.driver_license, parked.driver_name,
