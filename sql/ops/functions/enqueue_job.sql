@@ -9,8 +9,10 @@
  * worker trusts for ops.job_runs.trigger.
  *
  * The task is queued under a job key equal to its name, in the serial queue of
- * that name, so requests (API, cron, psql) never start two runs of the same work
- * at once:
+ * that name unless p_queue names another (recover_arrivals shares the queue of
+ * retry_identity_matching: never two recovery runs at once), at p_run_at (null:
+ * now), so requests (API, cron, psql, arrivals) never start two runs of the
+ * same work at once:
  * - a job with the key is waiting: Graphile updates it in place (its run_at is
  *   kept, its payload becomes the new one) and no second job appears;
  * - a job with the key is running (locked): Graphile takes the key off it and
@@ -18,7 +20,8 @@
  * The advisory lock serialises concurrent callers so "what was there before"
  * is read consistently with what add_job then does.
  */
-create or replace function ops.enqueue_job(p_task text, p_payload jsonb, p_trigger text)
+create or replace function ops.enqueue_job(p_task text, p_payload jsonb, p_trigger text,
+                                           p_queue text default null, p_run_at timestamptz default null)
 returns table (job_id bigint, already_queued boolean, running_job_id bigint)
 language plpgsql
 volatile
@@ -33,8 +36,12 @@ begin
     raise exception 'p_task must be a task identifier (lower-case letters and _), got %', coalesce(p_task, 'null')
       using errcode = 'invalid_parameter_value';
   end if;
-  if p_trigger is null or p_trigger not in ('sql', 'cli', 'api') then
-    raise exception 'p_trigger must be sql, cli or api (got %)', coalesce(p_trigger, 'null')
+  if p_trigger is null or p_trigger not in ('sql', 'cli', 'api', 'arrival') then
+    raise exception 'p_trigger must be sql, cli, api or arrival (got %)', coalesce(p_trigger, 'null')
+      using errcode = 'invalid_parameter_value';
+  end if;
+  if p_queue is not null and p_queue !~ '^[a-z][a-z_]{0,62}$' then
+    raise exception 'p_queue must be a queue name (lower-case letters and _), got %', p_queue
       using errcode = 'invalid_parameter_value';
   end if;
   if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
@@ -57,8 +64,8 @@ begin
    where jobs.key = p_task;
   select new_job.id
     into added
-    from graphile_worker.add_job(p_task, p_payload::json, queue_name => p_task, job_key => p_task,
-                                 job_key_mode => 'preserve_run_at') as new_job;
+    from graphile_worker.add_job(p_task, p_payload::json, queue_name => coalesce(p_queue, p_task), run_at => p_run_at,
+                                 job_key => p_task, job_key_mode => 'preserve_run_at') as new_job;
   insert into ops.job_triggers as triggers (job_id, trigger)
   values (added.id, p_trigger)
   on conflict on constraint job_triggers_pkey do update set trigger = excluded.trigger, recorded_at = now();
@@ -70,4 +77,4 @@ begin
   return next;
 end
 $$;
-comment on function ops.enqueue_job(text, jsonb, text) is 'Queues p_task with p_payload (a JSON object, at most 8 kB, no key starting with _) under job key and serial queue p_task (mode preserve_run_at), and records p_trigger (sql, cli or api) in ops.job_triggers. Security definer: callers need no right in graphile_worker. Returns the job id, whether a waiting job with that key was reused, and the id of the job with that key already running (the new job waits for it).';
+comment on function ops.enqueue_job(text, jsonb, text, text, timestamptz) is 'Queues p_task with p_payload (a JSON object, at most 8 kB, no key starting with _) under job key p_task, in serial queue p_queue (null: p_task), to run at p_run_at (null: now; mode preserve_run_at), and records p_trigger (sql, cli, api or arrival) in ops.job_triggers. Security definer: callers need no right in graphile_worker. Returns the job id, whether a waiting job with that key was reused, and the id of the job with that key already running (the new job waits for it).';
