@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { run, type Runner, type TaskList } from 'graphile-worker';
+import pg from 'pg';
 import checkIdentityGapAlerts from '../tasks/check_identity_gap_alerts.js';
 import recoverIdentityBatch from '../tasks/recover_identity_batch.js';
 import refreshDriversIndex from '../tasks/refresh_drivers_index.js';
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   log: Log;
   /** Without the crontab (tests that queue jobs themselves). */
   noCron?: boolean;
+  /** Without the arrivals listener (tests that queue jobs themselves). */
+  noArrivals?: boolean;
   pollInterval?: number;
 }
 
@@ -80,6 +83,7 @@ export async function superviseWorker(opts: WorkerOptions): Promise<SupervisedWo
     fatal = `${action ?? 'worker'}: ${error instanceof Error ? error.message : String(error)}`;
   });
   let runner: Runner | undefined = await startWorker(opts, events);
+  const arrivals = opts.noArrivals ? undefined : listenForArrivals(opts);
   let stopping = false;
   let wake: (() => void) | undefined;
   const sleep = (ms: number) =>
@@ -125,7 +129,114 @@ export async function superviseWorker(opts: WorkerOptions): Promise<SupervisedWo
     stop: async () => {
       stopping = true;
       wake?.();
+      await arrivals?.stop();
       await runner?.stop().catch(() => undefined);
+      await loop;
+    },
+  };
+}
+
+export interface ArrivalsListener {
+  /** Resolves once the listener has run its first sweep (or failed to connect, and retries). */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Recovery as data arrives: the hand-off from the loaders' triggers to the job queue. The triggers on the raw tables
+ * record the changed ids in ops.lead_changes / ops.driver_changes and NOTIFY idgap_arrivals; they never call add_job,
+ * whose job-key row lock would make concurrent loaders wait on each other until commit. This listener, on its own
+ * connection, answers a notification with `ops.queue_arrivals()` (one recover_arrivals job per batching window; a
+ * burst of notifications while a call runs makes one more call, not one each). The work lists are the source of
+ * truth: notifications are lost while the worker is down and add_job can return null under contention
+ * (graphile/worker #580), so the listener also sweeps, at each (re)connection and every arrival_sweep_interval_ms,
+ * queueing for any change older than the batching delay that waits with no job. A lost connection is retried with
+ * the supervisor's backoff (1 s to 30 s); the sweep after it catches up on what was missed.
+ */
+export function listenForArrivals(opts: Pick<WorkerOptions, 'connectionString' | 'log'>): ArrivalsListener {
+  const { log } = opts;
+  let stopping = false;
+  let client: pg.Client | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  /* One call at a time on the connection; notifications arriving meanwhile make one more call after it. */
+  let busy = false;
+  let again: 'notify' | 'sweep' | undefined;
+  const queue = async (c: pg.Client, reason: 'notify' | 'sweep'): Promise<void> => {
+    if (busy) {
+      again = again === 'sweep' || reason === 'sweep' ? 'sweep' : 'notify';
+      return;
+    }
+    busy = true;
+    try {
+      for (let next: 'notify' | 'sweep' | undefined = reason; next && !stopping; ) {
+        again = undefined;
+        const { rows } = await c.query<{ job_id: string | null }>(
+          next === 'sweep' ? `select ops.queue_arrivals(ops.setting_integer('arrival_batch_delay_ms')) as job_id` : 'select ops.queue_arrivals() as job_id',
+        );
+        if (rows[0]!.job_id !== null) log.debug({ event: 'arrivals.queued', job_id: Number(rows[0]!.job_id), reason: next }, `recover_arrivals job ${rows[0]!.job_id} queued (${next})`);
+        next = again;
+      }
+    } catch (e) {
+      if (!stopping) log.warn({ event: 'arrivals.queue_failed', error: (e as Error).message }, `could not queue recover_arrivals: ${(e as Error).message}; the sweep tries again`);
+    } finally {
+      busy = false;
+    }
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopping) {
+      const c = new pg.Client({ connectionString: opts.connectionString, application_name: 'idgap-arrivals' });
+      /* A permanent error listener: a pg client that emits 'error' with none kills the process. */
+      const lost = new Promise<Error>((resolve) => {
+        c.on('error', (e: Error) => resolve(e));
+        c.once('end', () => resolve(new Error('connection ended')));
+      });
+      try {
+        await c.connect();
+        client = c;
+        c.on('notification', () => void queue(c, 'notify'));
+        await c.query('listen idgap_arrivals');
+        const { rows } = await c.query<{ ms: number | null }>(`select ops.setting_integer('arrival_sweep_interval_ms') as ms`);
+        const every = Math.max(1000, rows[0]!.ms ?? 30_000);
+        await queue(c, 'sweep');
+        sweepTimer = setInterval(() => void queue(c, 'sweep'), every);
+        log.info({ event: 'arrivals.listening', sweep_interval_ms: every, after_failures: failures }, 'listening for arrivals (idgap_arrivals)');
+        failures = 0;
+        markReady();
+        const error = await lost;
+        if (stopping) break;
+        log.warn({ event: 'arrivals.connection_lost', error: error.message }, `arrivals listener lost its connection: ${error.message}; reconnecting`);
+      } catch (e) {
+        failures += 1;
+        if (!stopping) log.warn({ event: 'arrivals.connect_failed', attempt: failures, error: (e as Error).message }, `arrivals listener could not connect: ${(e as Error).message}`);
+        markReady();
+      } finally {
+        clearInterval(sweepTimer);
+        client = undefined;
+        c.removeAllListeners('notification');
+        await c.end().catch(() => undefined);
+      }
+      if (!stopping) await sleep(Math.min(30_000, 1000 * 2 ** Math.min(failures, 5)));
+    }
+  })();
+  return {
+    ready,
+    stop: async () => {
+      stopping = true;
+      wake?.();
+      clearInterval(sweepTimer);
+      await client?.end().catch(() => undefined);
       await loop;
     },
   };

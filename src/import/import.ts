@@ -29,6 +29,11 @@ export interface ImportSummary {
   warnings: string[];
   duration_ms: number;
   rows_per_second: number;
+  /**
+   * Leads and drivers: the recover_arrivals job queued after the load for the changes it recorded (ops.queue_arrivals),
+   * or null (nothing changed, queuing switched off, or not a kind with arrival triggers).
+   */
+  recovery_job_id: number | null;
   /** Where the time went: stream (parse + COPY into staging), validate, upsert, finish (rejects file, analyze, commit). */
   phases_ms: { stream: number; validate: number; upsert: number; finish: number };
 }
@@ -257,6 +262,19 @@ export async function importCsv(
     await client.query('begin');
     await client.query("set local work_mem = '256MB'");
     await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`idgap.import.${kind}`]);
+    /*
+     * Bulk load: the arrival triggers record every changed lead or driver, but this transaction turns their queuing
+     * off for itself (transaction-local: a crash or rollback cannot leave it off, nor leak it to a pooled connection,
+     * and the global switch arrival_enqueue_enabled is never touched); one recover_arrivals job is queued at the end.
+     */
+    const arrivals = kind === 'leads' || kind === 'drivers';
+    let queuingBefore: string | null = null;
+    if (arrivals) {
+      const { rows } = await client.query<{ before: string | null }>(
+        `select current_setting('idgap.arrival_enqueue', true) as before, set_config('idgap.arrival_enqueue', 'off', true)`,
+      );
+      queuingBefore = rows[0]!.before;
+    }
     const cols = header.present.map((c) => ident(`c_${c.name}`));
     await client.query(
       `create temp table import_staging (line_no integer not null, last_line_no integer not null, reason text, raw text, ${cols.map((c) => `${c} text`).join(', ')}) on commit drop`,
@@ -438,6 +456,7 @@ export async function importCsv(
       unchanged: Number(c.loaded) - Number(c.inserted) - Number(c.updated),
       rejected: Number(c.rejected),
       rejects_file: null,
+      recovery_job_id: null,
       ignored_columns: header.ignored,
       absent_columns: header.absent,
       warnings,
@@ -489,6 +508,18 @@ export async function importCsv(
     }
     /* Fresh statistics for the planner: recovery right after a bulk load would otherwise plan on an empty table. */
     if (summary.inserted + summary.updated > 0) await client.query(`analyze ${spec.table}`);
+    /*
+     * One job for the whole load: recover_arrivals, which takes the rows the load recorded in the work list (a
+     * full retry_identity_matching would plan the same leads but leave the work list, its latency view and health
+     * check undrained, and would not refresh the drivers the load changed). Queued in this transaction, so it
+     * exists exactly when the load does; null when queuing is switched off globally (the sweep queues it when it
+     * is on again) or when nothing waits.
+     */
+    if (arrivals) {
+      await client.query(`select set_config('idgap.arrival_enqueue', coalesce($1, ''), true)`, [queuingBefore]);
+      const { rows } = await client.query<{ job_id: string | null }>('select ops.queue_arrivals() as job_id');
+      summary.recovery_job_id = rows[0]!.job_id === null ? null : Number(rows[0]!.job_id);
+    }
     await client.query('commit');
     committed = true;
     if (summary.rejected > 0) renameSync(rejectsTmp, rejectsFile);
@@ -498,7 +529,7 @@ export async function importCsv(
     summary.rows_per_second = summary.duration_ms > 0 ? Math.round((summary.lines * 1000) / summary.duration_ms) : summary.lines;
     log.info(
       { event: 'import.finished', kind, lines: summary.lines, loaded: summary.loaded, inserted: summary.inserted, updated: summary.updated,
-        unchanged: summary.unchanged, rejected: summary.rejected, duration_ms: summary.duration_ms },
+        unchanged: summary.unchanged, rejected: summary.rejected, recovery_job_id: summary.recovery_job_id, duration_ms: summary.duration_ms },
       `Import of ${kind} finished: ${summary.loaded} loaded (${summary.inserted} inserted, ${summary.updated} updated, ${summary.unchanged} unchanged), ${summary.rejected} rejected`,
     );
     return summary;

@@ -27,7 +27,8 @@ export function registerImport(program: Command): void {
         'records are read as RFC 4180 (a quoted field may span lines; a broken record, e.g. a quote never closed or over 4 MB, is rejected whole with its lines); ' +
         'rejected too: a timestamp or date not strictly ISO or not in the calendar (hour 24, 2024-02-30, year 0000), a leads external_id written as a whole number (it could be another lead\'s id); ' +
         'values starting with = + - @ are written to the rejects file behind a \' (spreadsheet formulas stay text); ' +
-        'a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, CR-only line endings, missing column) changes nothing',
+        'a rerun of the same file changes nothing; a file that cannot be read as CSV (empty, binary, not UTF-8, CR-only line endings, missing column) changes nothing; ' +
+        'leads and drivers: the changes are recorded for recovery as data arrives without queuing a job per row, and one recover_arrivals job is queued after the load',
     )
     .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
     .argument('<file>', 'the CSV file')
@@ -57,7 +58,8 @@ export function registerImport(program: Command): void {
         if (opts.json) return printJson(summary);
         process.stdout.write(
           `${kind}: ${summary.lines} lines: ${summary.loaded} loaded (${summary.inserted} inserted, ${summary.updated} updated, ${summary.unchanged} unchanged), ` +
-            `${summary.rejected} rejected${summary.rejects_file ? ` (see ${summary.rejects_file})` : ''} in ${(summary.duration_ms / 1000).toFixed(1)} s\n`,
+            `${summary.rejected} rejected${summary.rejects_file ? ` (see ${summary.rejects_file})` : ''} in ${(summary.duration_ms / 1000).toFixed(1)} s` +
+            `${summary.recovery_job_id !== null ? `; recovery of the changes queued (recover_arrivals job ${summary.recovery_job_id})` : ''}\n`,
         );
       });
     });
