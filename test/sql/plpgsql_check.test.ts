@@ -12,7 +12,7 @@ import { useTestDatabase } from '../support/db.js';
 const db = await useTestDatabase();
 
 describe('plpgsql_check', () => {
-  it('reports nothing for any PL/pgSQL function of canon and ops (on PostgreSQL 15; the embedded server has no plpgsql_check)', async () => {
+  it('reports nothing for any PL/pgSQL function of canon and ops, trigger functions through their triggers (on PostgreSQL 15; the embedded server has no plpgsql_check)', async () => {
     const { rows: [server] } = await db.pool.query<{ major: number; available: boolean }>(
       `select current_setting('server_version_num')::int / 10000 as major,
               exists (select 1 from pg_available_extensions where name = 'plpgsql_check') as available`);
@@ -28,6 +28,27 @@ describe('plpgsql_check', () => {
         where schemas.nspname in ('canon', 'ops') and languages.lanname = 'plpgsql' and functions.prorettype <> 'trigger'::regtype
         order by 1, report.lineno`);
       expect(rows.map((r) => `${r.fn} line ${r.lineno} ${r.statement}: ${r.level}: ${r.message}`)).toEqual([]);
+      /*
+       * A trigger function is checked against a table it is a trigger of, with the transition tables of that table's
+       * trigger that declares the most (one function serving several events branches on TG_OP; plpgsql_check checks
+       * every branch, so it needs the old and the new rows of the update trigger).
+       */
+      const { rows: triggers } = await db.pool.query<{ fn: string; level: string; message: string; lineno: number | null; statement: string | null }>(`
+        with richest as (
+          select distinct on (triggers.tgfoid) triggers.tgfoid, triggers.tgrelid, triggers.tgoldtable, triggers.tgnewtable
+          from pg_catalog.pg_trigger as triggers
+          join pg_catalog.pg_proc as functions on functions.oid = triggers.tgfoid
+          join pg_catalog.pg_namespace as schemas on schemas.oid = functions.pronamespace
+          join pg_catalog.pg_language as languages on languages.oid = functions.prolang
+          where schemas.nspname in ('canon', 'ops') and languages.lanname = 'plpgsql' and not triggers.tgisinternal
+          order by triggers.tgfoid, (triggers.tgoldtable is not null)::int + (triggers.tgnewtable is not null)::int desc
+        )
+        select richest.tgfoid::regprocedure::text as fn, report.level, report.message, report.lineno, report.statement
+        from richest
+        cross join lateral public.plpgsql_check_function_tb(richest.tgfoid, richest.tgrelid, oldtable => richest.tgoldtable,
+                                                            newtable => richest.tgnewtable, extra_warnings => true) as report
+        order by 1, report.lineno`);
+      expect(triggers.map((r) => `${r.fn} line ${r.lineno} ${r.statement}: ${r.level}: ${r.message}`)).toEqual([]);
     } else {
       // Only the embedded server may lack it: not PostgreSQL 15, and not a server given by TEST_DATABASE_URL.
       expect(process.env.TEST_DATABASE_URL).toBeUndefined();
