@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:718c9d5ba5d2e329f0c64d0249b4ddb13db2d3a6
+--! Hash: sha1:4ddadbe4d02581a0fef4bda397138cd36341deb6
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*
@@ -18,6 +18,13 @@ on conflict (key) do nothing;
 /* The incremental run prunes taken rows by when they were taken. */
 create index lead_changes_taken_at_idx on ops.lead_changes (taken_at) where taken_at is not null;
 create index driver_changes_taken_at_idx on ops.driver_changes (taken_at) where taken_at is not null;
+
+/*
+ * The latency view and its summary read the leads recorded in the last hour or
+ * day. recorded_at grows with the insertion order, so a BRIN index (a few pages,
+ * next to nothing per insert for the triggers) finds them.
+ */
+create index lead_changes_recorded_at_brin on ops.lead_changes using brin (recorded_at);
 
 comment on column canon.drivers_index_state.last_refreshed_at is 'End of the last full refresh (canon.refresh_drivers_index), whether or not it changed anything; the incremental refresh of changed drivers does not move it.';
 comment on column canon.drivers_index_state.content_changed_at is 'End of the last refresh (full or incremental) that inserted, changed or deleted a row. Re-opening is targeted: only the leads a changed driver meets are re-opened (ops.reopen_leads_for_changed_drivers).';
