@@ -91,3 +91,6 @@ export const snapshotParamsSchema = z.object({ date: isoDate.optional() }).stric
 /** refresh_drivers_index and check_identity_gap_alerts take no parameters. */
 export const refreshParamsSchema = z.object({}).strict();
 export const alertsParamsSchema = z.object({}).strict();
+
+/** recover_arrivals (the incremental run, queued per burst of arrivals) takes no parameters: its work is the work lists. */
+export const arrivalsParamsSchema = z.object({}).strict();

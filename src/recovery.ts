@@ -143,7 +143,61 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
   log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of about ${batchSize}`);
 
   if (params.split) return splitRecovery(client, runId, candidates, ranges, log, hooks, { started, planMs, indexRefresh });
+  return processPlan(client, runId, candidates, ranges, log, hooks, { started, planMs, indexRefresh });
+}
 
+/** What an incremental run (task recover_arrivals) took and planned: ops.plan_arrivals's counts. */
+export interface ArrivalPlan {
+  leads_taken: number;
+  drivers_taken: number;
+  index_inserted: number;
+  index_updated: number;
+  index_deleted: number;
+  reopened: number;
+  planned: number;
+}
+
+/**
+ * An incremental run: under the recovery lock, ops.plan_arrivals takes the work lists, refreshes the changed
+ * drivers' index rows (re-opening only the leads they meet) and plans the taken and re-opened leads; then the
+ * same engine as a full run processes them.
+ */
+export async function runArrivals(
+  client: pg.ClientBase,
+  runId: number,
+  log: Log,
+  hooks: RecoveryHooks = {},
+  batchSize = DEFAULT_BATCH_SIZE,
+): Promise<RecoveryResult & { arrivals: ArrivalPlan }> {
+  await takeRecoveryLock(client, log);
+  try {
+    const started = Date.now();
+    await client.query('select ops.fail_abandoned_runs()');
+    const { rows } = await client.query<Record<keyof ArrivalPlan, string | number>>('select * from ops.plan_arrivals($1, $2)', [runId, batchSize]);
+    const arrivals = Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)])) as unknown as ArrivalPlan;
+    const ranges = await plannedBatches(client, runId);
+    const planMs = Date.now() - started;
+    log.info({ event: 'arrivals.planned', ...arrivals, batches: ranges.length, plan_ms: planMs },
+      `Arrivals: ${arrivals.leads_taken} lead changes and ${arrivals.drivers_taken} driver changes taken, ${arrivals.reopened} leads re-opened, ${arrivals.planned} leads planned in ${ranges.length} batches`);
+    const result = await processPlan(client, runId, arrivals.planned, ranges, log, hooks, { started, planMs });
+    return { ...result, arrivals };
+  } finally {
+    await client.query('select pg_advisory_unlock(ops.recovery_lock_key())').catch(() => undefined);
+  }
+}
+
+/** Processes a planned run's batches on one lane or several (hooks.secondConnection). */
+async function processPlan(
+  client: pg.ClientBase,
+  runId: number,
+  candidates: number,
+  ranges: BatchRange[],
+  log: Log,
+  hooks: RecoveryHooks,
+  t: { started: number; planMs: number; indexRefresh?: RefreshResult },
+): Promise<RecoveryResult> {
+  const { started, planMs, indexRefresh } = t;
+  const batches = ranges.length;
   const totals = zero();
   let errors = 0;
   let batch = 0;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
 import checkIdentityGapAlerts from '../tasks/check_identity_gap_alerts.js';
+import recoverArrivals from '../tasks/recover_arrivals.js';
 import recoverIdentityBatch from '../tasks/recover_identity_batch.js';
 import refreshDriversIndex from '../tasks/refresh_drivers_index.js';
 import retryIdentityMatching from '../tasks/retry_identity_matching.js';
@@ -17,6 +18,7 @@ import { CRONTAB_FILE } from './paths.js';
 export const taskList: TaskList = {
   retry_identity_matching: retryIdentityMatching,
   recover_identity_batch: recoverIdentityBatch,
+  recover_arrivals: recoverArrivals,
   refresh_drivers_index: refreshDriversIndex,
   snapshot_identity_gap: snapshotIdentityGap,
   check_identity_gap_alerts: checkIdentityGapAlerts,

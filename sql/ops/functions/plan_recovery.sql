@@ -5,7 +5,10 @@
  * A lead is due when it is in the gap and
  *   - recovery never touched it, or
  *   - its backoff has passed (pending), or it ended matched/skipped and fell back into the gap, or
- *   - the drivers index content changed after its last attempt (new evidence: also re-opens failed leads).
+ *   - it was re-opened (failed with next_attempt_at set): a changed driver meets its keys, old or new
+ *     (ops.reopen_leads_for_changed_drivers; no content change re-opens every lead any more).
+ * p_lead_ids (the incremental run, ops.plan_arrivals) restricts the run to those leads: each one in the
+ * gap is due, and nothing else of the gap is read.
  * Pending job rows whose lead was deleted are due too (they end LEAD_NOT_FOUND),
  * unless a filter on the lead's gap restricts the run.
  * Queue rows of runs that are no longer running (a killed process) are cleared first.
@@ -38,7 +41,8 @@ create or replace function ops.plan_recovery(
   p_gap_reason text default null,
   p_date_from date default null,
   p_date_to date default null,
-  p_batch_size integer default 5000)
+  p_batch_size integer default 5000,
+  p_lead_ids text[] default null)
 returns integer
 language plpgsql
 volatile
@@ -49,7 +53,6 @@ set jit = off
 set max_parallel_workers_per_gather = 0
 as $$
 declare
-  index_changed_at timestamptz;
   country_code text := ops.setting_text('default_country_code');
   queued integer;
   changed integer;
@@ -86,8 +89,6 @@ begin
   delete from ops.recovery_queue as queue
   where not exists (select 1 from ops.job_runs as runs where runs.id = queue.run_id and runs.state = 'running');
 
-  select coalesce(state.content_changed_at, '-infinity') into index_changed_at from canon.drivers_index_state as state;
-
   /*
    * The batches' statements are planned on the statistics of the link and origin
    * tables. Right after a bulk load autovacuum may not have analysed them yet, and
@@ -116,6 +117,13 @@ begin
       and (p_gap_reason is null or analysis.gap_reason = p_gap_reason)
       and (p_date_from is null or analysis.lead_date >= p_date_from)
       and (p_date_to is null or analysis.lead_date <= p_date_to)
+      and p_lead_ids is null
+    union all
+    /* The incremental run's leads, looked up by lead_id (the unique index): the rest of the gap is never read. */
+    select analysis.lead_id, analysis.lead_date, analysis.risk_rank
+    from (select distinct listed.lead_id from unnest(p_lead_ids) as listed (lead_id)) as listed
+    join ops.v_identity_gap_analysis as analysis on analysis.lead_id = listed.lead_id
+    where analysis.gap_reason <> 'resolved'
   ),
   due_gap as (
     select gap.lead_id, gap.lead_date, gap.risk_rank, jobs.id is not null as has_job
@@ -125,7 +133,8 @@ begin
     where (jobs.id is null
        or jobs.status in ('matched', 'skipped')
        or (jobs.status = 'pending' and coalesce(jobs.next_attempt_at, '-infinity') <= now())
-       or jobs.last_attempt_at < index_changed_at)
+       or (jobs.status = 'failed' and jobs.next_attempt_at <= now())
+       or p_lead_ids is not null)
       /* A lead queued by another running run is that run's: a recovery batch writes its lead's rows without waiting for others. */
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = gap.lead_id)
   ),
@@ -135,6 +144,8 @@ begin
     where jobs.status = 'pending'
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = jobs.source_id)
       and p_risk_level is null and p_gap_reason is null and p_date_from is null and p_date_to is null
+      /* Not in an incremental run: its leads were inserted or updated, and the pending rows are not read. */
+      and p_lead_ids is null
       and not exists (
         select 1 from public.module_ct_cabinet_leads as cabinet_leads
         where coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = jobs.source_id)
@@ -268,4 +279,4 @@ begin
   return queued;
 end
 $$;
-comment on function ops.plan_recovery(bigint, integer, text, text, date, date, integer) is 'Fills ops.recovery_queue for a run with the due leads of the gap (filters optional), highest risk and oldest first, grouped into components that share no candidate driver or person and packed whole into batches of about p_batch_size; the caller holds the recovery lock. Returns how many leads.';
+comment on function ops.plan_recovery(bigint, integer, text, text, date, date, integer, text[]) is 'Fills ops.recovery_queue for a run with the due leads of the gap (filters optional; p_lead_ids: those leads only), highest risk and oldest first, grouped into components that share no candidate driver or person and packed whole into batches of about p_batch_size; the caller holds the recovery lock. Returns how many leads.';

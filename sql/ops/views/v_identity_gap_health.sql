@@ -8,7 +8,8 @@
 create or replace view ops.v_identity_gap_health as
 with settings as (
   select ops.setting_integer('alert_no_match_hours') as no_match_hours,
-         ops.setting_integer('alert_drivers_index_stale_hours') as index_stale_hours
+         ops.setting_integer('alert_drivers_index_stale_hours') as index_stale_hours,
+         ops.setting_integer('alert_work_list_stale_seconds') as work_list_stale_seconds
 ),
 freshness as (
   select freshness.status, freshness.hours_since_last_success, freshness.stale_threshold_hours, freshness.last_run_state, freshness.last_run_error
@@ -23,8 +24,8 @@ recent_matches as (
 recoverable as (
   /*
    * Unresolved leads recovery can still act on: never attempted, not given up
-   * on, or given up on before the drivers index content last changed (new
-   * evidence re-opens them, as in ops.plan_recovery).
+   * on, or given up on and re-opened since by a changed driver that meets
+   * their keys (next_attempt_at set, as ops.plan_recovery reads it).
    */
   select count(*)::numeric as leads
   from ops.v_identity_gap_analysis as analysis
@@ -33,7 +34,7 @@ recoverable as (
   where analysis.gap_reason <> 'resolved'
     and (jobs.status is null
          or jobs.status <> 'failed'
-         or jobs.last_attempt_at < (select state.content_changed_at from canon.drivers_index_state as state))
+         or jobs.next_attempt_at is not null)
 ),
 index_state as (
   /* A left join from a one-row select: a missing state row must not make the check disappear. */
@@ -44,6 +45,13 @@ index_state as (
 integrity as (
   select integrity."check", integrity.violations::numeric as violations
   from ops.v_diag_integrity as integrity
+),
+work_lists as (
+  /* The oldest row no incremental run took yet, of either work list (the oldest by id: the open rows' index). */
+  select round(extract(epoch from clock_timestamp() - least(
+           (select changes.recorded_at from ops.lead_changes as changes where changes.taken_at is null order by changes.id limit 1),
+           (select changes.recorded_at from ops.driver_changes as changes where changes.taken_at is null order by changes.id limit 1)))::numeric, 1)
+         as oldest_waiting_seconds
 ),
 trend as (
   /* first_day: today's row is the first of the history (direction no_history): nothing to compare yet, not a missing day. */
@@ -107,12 +115,21 @@ checks as (
               then 'No gap history for today or yesterday: is snapshot_identity_gap running? (idgap snapshot)'
               else 'pct_unresolved today ' || trend.today || ' vs yesterday ' || trend.yesterday || ': a growing gap means leads arrive faster than recovery links them.' end
   from trend
+  union all
+  select 7, 'work_lists_drain',
+         case when coalesce(work_lists.oldest_waiting_seconds, 0) > settings.work_list_stale_seconds then 'fail' else 'ok' end,
+         coalesce(work_lists.oldest_waiting_seconds, 0),
+         settings.work_list_stale_seconds::numeric,
+         case when coalesce(work_lists.oldest_waiting_seconds, 0) > settings.work_list_stale_seconds
+              then 'A lead or driver change has waited ' || work_lists.oldest_waiting_seconds || ' s in the work lists (ops.lead_changes, ops.driver_changes): no recover_arrivals run takes them. Is the worker running (idgap start)? Is a recover_arrivals job queued (graphile_worker.jobs), or stuck behind a long retry_identity_matching run in their serial queue?'
+              else 'Seconds the oldest untaken row of the arrival work lists has waited (0 when none waits).' end
+  from settings, work_lists
 )
 select checks."check", checks.status, checks.value, checks.threshold, checks.hint,
        case checks.status when 'fail' then 3 when 'warn' then 2 else 1 end as status_rank
 from checks
 order by checks.check_order;
-comment on view ops.v_identity_gap_health is 'One row per system check (job_freshness, match_flow, drivers_index_freshness, matched_without_link, link_without_origin, gap_trend) with its status. gap_trend is ok on the first day of history (nothing to compare yet).';
+comment on view ops.v_identity_gap_health is 'One row per system check (job_freshness, match_flow, drivers_index_freshness, matched_without_link, link_without_origin, gap_trend, work_lists_drain) with its status. gap_trend is ok on the first day of history (nothing to compare yet).';
 comment on column ops.v_identity_gap_health."check" is 'The check''s name.';
 comment on column ops.v_identity_gap_health.status is 'ok, warn or fail.';
 comment on column ops.v_identity_gap_health.value is 'The measured value (hours, counts or a difference in percentage points; null when never measured).';

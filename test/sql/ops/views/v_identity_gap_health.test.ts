@@ -29,9 +29,9 @@ async function refreshedHoursAgo(hours: number | null): Promise<void> {
 }
 
 describe('ops.v_identity_gap_health', () => {
-  it('lists the six checks of SPEC 2.4, in a fixed order, with status_rank matching status', async () => {
+  it('lists the six checks of SPEC 2.4 and work_lists_drain, in a fixed order, with status_rank matching status', async () => {
     const rows = await rowsOf<HealthRow>(db.pool, 'select * from ops.v_identity_gap_health');
-    expect(rows.map((r) => r.check)).toEqual(['job_freshness', 'match_flow', 'drivers_index_freshness', 'matched_without_link', 'link_without_origin', 'gap_trend']);
+    expect(rows.map((r) => r.check)).toEqual(['job_freshness', 'match_flow', 'drivers_index_freshness', 'matched_without_link', 'link_without_origin', 'gap_trend', 'work_lists_drain']);
     for (const r of rows) expect(r.status_rank).toBe({ ok: 1, warn: 2, fail: 3 }[r.status]);
   });
 
@@ -95,11 +95,18 @@ describe('ops.v_identity_gap_health', () => {
       expect((await check('match_flow')).status).toBe('ok');
     });
 
-    it('warns again when the drivers index changed after a lead failed for good (new evidence re-opens it)', async () => {
+    it('warns again when a changed driver re-opened a lead that failed for good (new evidence)', async () => {
+      const leadId = await leadAged(db.pool, 3);
+      await insertMatchingJob(db.pool, { leadId, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
+      await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() where source_id = $1`, [leadId]);
+      expect((await check('match_flow')).status).toBe('warn');
+    });
+
+    it('stays ok when the drivers index changed without meeting the failed lead (re-opening is targeted)', async () => {
       const leadId = await leadAged(db.pool, 3);
       await insertMatchingJob(db.pool, { leadId, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
       await db.pool.query(`update canon.drivers_index_state set content_changed_at = now()`);
-      expect((await check('match_flow')).status).toBe('warn');
+      expect((await check('match_flow')).status).toBe('ok');
     });
 
     it('is ok when there is no gap at all', async () => {
@@ -228,6 +235,44 @@ describe('ops.v_identity_gap_health', () => {
       await insertDaily(db.pool, 1, { pct: 10 });
       await insertDaily(db.pool, 0, { pct: 10 });
       expect((await check('gap_trend')).status).toBe('ok');
+    });
+  });
+
+  describe('work_lists_drain', () => {
+    beforeEach(async () => {
+      await db.pool.query('truncate ops.lead_changes, ops.driver_changes');
+    });
+
+    it('is ok with value 0 when nothing waits in the work lists', async () => {
+      await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at, run_id, taken_at) values ('taken', now() - interval '1 hour', 1, now())`);
+      expect(await check('work_lists_drain')).toMatchObject({ status: 'ok', value: '0', threshold: '300' });
+    });
+
+    it('is ok while the oldest untaken row is younger than alert_work_list_stale_seconds', async () => {
+      await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ('new', now() - interval '60 seconds')`);
+      const row = await check('work_lists_drain');
+      expect(row.status).toBe('ok');
+      expect(Number(row.value)).toBeGreaterThanOrEqual(60);
+    });
+
+    it.each([['lead_changes', 'lead_id'], ['driver_changes', 'driver_id']])('fails when the oldest untaken row of ops.%s is older than the threshold', async (table, column) => {
+      const extra = table === 'driver_changes' ? ", change" : '';
+      const extraValue = table === 'driver_changes' ? ", 'insert'" : '';
+      await db.pool.query(`insert into ops.${table} (${column}, recorded_at${extra}) values ('stuck', now() - interval '10 minutes'${extraValue})`);
+      const row = await check('work_lists_drain');
+      expect(row.status).toBe('fail');
+      expect(Number(row.value)).toBeGreaterThanOrEqual(600);
+      expect(row.hint).toMatch(/recover_arrivals/);
+    });
+
+    it('follows the threshold in ops.settings', async () => {
+      await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ('stuck', now() - interval '10 minutes')`);
+      await db.pool.query(`update ops.settings set value = '3600' where key = 'alert_work_list_stale_seconds'`);
+      try {
+        expect((await check('work_lists_drain')).status).toBe('ok');
+      } finally {
+        await db.pool.query(`update ops.settings set value = '300' where key = 'alert_work_list_stale_seconds'`);
+      }
     });
   });
 });
