@@ -1,5 +1,5 @@
---! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:4ddadbe4d02581a0fef4bda397138cd36341deb6
+--! Previous: sha1:b98ea4a546f7e5f764e217ccc183c97461bfe46a
+--! Hash: sha1:859a2461bbe39cecc2924431a32f7e403c13dcae
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*
