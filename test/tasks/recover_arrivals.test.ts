@@ -9,10 +9,12 @@ import { expectInvariants } from '../support/invariants.js';
 
 const db = await useTestDatabase();
 
-/* The work lists are filled by the triggers of the arrival branch; here by plain inserts, as the contract allows. */
+/*
+ * The work lists are filled by the arrival triggers on the raw tables; settle() empties them after a test's set-up,
+ * so that a run takes only what the test then changes. leadArrived records a lead by hand (the contract allows it).
+ */
+const settle = () => db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
 const leadArrived = (leadId: string) => db.pool.query('insert into ops.lead_changes (lead_id) values ($1)', [leadId]);
-const driverChanged = (driverId: string, change: 'insert' | 'update' | 'delete' = 'insert') =>
-  db.pool.query('insert into ops.driver_changes (driver_id, change) values ($1, $2)', [driverId, change]);
 const recoverArrivals = async () => {
   await runJob(db.url, db.pool, 'recover_arrivals', {});
   const run = await lastRun(db.pool, 'recover_arrivals');
@@ -39,8 +41,8 @@ describe('recover_arrivals', () => {
   it('links a new lead inserted with a matching indexed driver, and takes its work-list row', async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987654321', full_name: 'QUISPE MAMANI ROSA' });
     await refreshIndex(db.pool);
+    await settle();
     const lead = await insertLead(db.pool, { park_phone: '987654321', first_name: 'Rosa', last_name: 'Quispe' });
-    await leadArrived(lead);
     const run = await recoverArrivals();
     expect((await linkOf(db.pool, lead))?.person_key).toBe(await driverPerson(db.pool, 'd1'));
     expect(run).toMatchObject({ processed: 1, matched: 1 });
@@ -65,13 +67,11 @@ describe('recover_arrivals', () => {
     /* B gave up for good: failed at max attempts. */
     await db.pool.query(`update ops.identity_matching_jobs set status = 'failed', attempt_count = 5, next_attempt_at = null where source_id = $1`, [b]);
     const cBefore = await jobOf(db.pool, c);
+    await settle();
 
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000001', full_name: 'QUISPE MAMANI ROSA' });
     await insertDriver(db.pool, { driver_id: 'd2', car_number: 'ABC123', full_name: 'LUNA TORRES ANA', hire_date: '2026-10-20' });
     await db.pool.query(`update public.drivers set phone = '51911111111' where driver_id = 'd4'`);
-    await driverChanged('d1');
-    await driverChanged('d2');
-    await driverChanged('d4', 'update');
     const run = await recoverArrivals();
 
     expect(run.stats).toMatchObject({ drivers_taken: 3, index_inserted: 2, index_updated: 1, reopened: 3, planned: 3 });
@@ -95,11 +95,11 @@ describe('recover_arrivals', () => {
     await recoverAll();
     const before = await attempts();
     expect(before.size).toBe(1500);
+    await settle();
     await db.pool.query(`
       insert into public.drivers (driver_id, park_id, phone, full_name)
       select 'drv-' || n, 'park-1', '51' || (987000000 + n)::text, 'SURNAME NAME' || n
       from generate_series(1, 1000) as n`);
-    await db.pool.query(`insert into ops.driver_changes (driver_id, change) select 'drv-' || n, 'insert' from generate_series(1, 1000) as n`);
     const run = await recoverArrivals();
     expect(run.stats).toMatchObject({ drivers_taken: 1000, index_inserted: 1000, reopened: 1000, planned: 1000 });
     expect(run).toMatchObject({ processed: 1000, matched: 1000 });
@@ -120,6 +120,7 @@ describe('recover_arrivals', () => {
     await recoverAll();
     const linked = await linkOf(db.pool, lead);
     expect(linked).toBeDefined();
+    await settle();
     await leadArrived(lead);
     const run = await recoverArrivals();
     expect(run.stats).toMatchObject({ leads_taken: 1, planned: 0 });
