@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:b98ea4a546f7e5f764e217ccc183c97461bfe46a
+--! Hash: sha1:c964b819a09982403cfa591491f1d0ff731bd58f
 --! Message: recovery as data arrives: the queuing switch, the batching delay, and the arrival trigger of queued jobs
 
 /*
@@ -25,3 +25,12 @@ comment on column ops.job_triggers.trigger is 'sql (ops.enqueue_recovery or anot
 alter table ops.job_runs drop constraint job_runs_trigger_check;
 alter table ops.job_runs add constraint job_runs_trigger_check check (trigger in ('cron', 'sql', 'cli', 'api', 'arrival'));
 comment on column ops.job_runs.trigger is 'cron, sql (graphile_worker.add_job by hand), cli, api, or arrival (queued because data arrived in the work lists).';
+
+/*
+ * A recover_arrivals run that failed (its process was killed, or it lost its
+ * connection) after taking the work lists leaves rows taken by it but leads not
+ * processed: the retried job takes them again (ops.plan_arrivals) through these
+ * indexes. Partial: the rows a trigger inserts (run_id null) cost nothing here.
+ */
+create index lead_changes_run_id_idx on ops.lead_changes (run_id) where run_id is not null;
+create index driver_changes_run_id_idx on ops.driver_changes (run_id) where run_id is not null;

@@ -1,5 +1,5 @@
---! Previous: sha1:b98ea4a546f7e5f764e217ccc183c97461bfe46a
---! Hash: sha1:859a2461bbe39cecc2924431a32f7e403c13dcae
+--! Previous: sha1:c964b819a09982403cfa591491f1d0ff731bd58f
+--! Hash: sha1:724d9efa64fe0035e7f9eb35c6f226d1660e4c66
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*

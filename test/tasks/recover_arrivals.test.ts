@@ -132,6 +132,21 @@ describe('recover_arrivals', () => {
     expect(rows.map((r) => r.run_id)).toEqual([run.id, null]);
   });
 
+  it('takes again the rows of a recover_arrivals run that failed after its take (process killed), and links their leads', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987654321', full_name: 'QUISPE MAMANI ROSA' });
+    await refreshIndex(db.pool);
+    await settle();
+    const lead = await insertLead(db.pool, { park_phone: '987654321', first_name: 'Rosa', last_name: 'Quispe' });
+    const { rows: [dead] } = await db.pool.query<{ id: string }>(`insert into ops.job_runs (task, trigger, state, started_at, finished_at, error)
+      values ('recover_arrivals', 'arrival', 'failed', now() - interval '1 minute', now(), 'abandoned: the process running it stopped before it finished') returning id`);
+    await db.pool.query('update ops.lead_changes set run_id = $1, taken_at = now()', [dead!.id]);
+    const run = await recoverArrivals();
+    expect(run.stats).toMatchObject({ leads_taken: 1, planned: 1 });
+    expect((await linkOf(db.pool, lead))?.person_key).toBe(await driverPerson(db.pool, 'd1'));
+    const { rows } = await db.pool.query('select run_id from ops.lead_changes');
+    expect(rows.map((r) => String(r.run_id))).toEqual([String(run.id)]);
+  });
+
   it('prunes the rows taken longer ago than arrival_work_list_retention_hours', async () => {
     await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at, run_id, taken_at) values
       ('old', now() - interval '3 days', 1, now() - interval '3 days'), ('recent', now() - interval '1 hour', 1, now() - interval '1 hour')`);

@@ -2,7 +2,10 @@
  * The plan of an incremental run (task recover_arrivals), in one transaction:
  *   1. take the work lists: every untaken row of ops.driver_changes and
  *      ops.lead_changes gets the run's id and taken_at (rows recorded after
- *      this statement's snapshot stay for the next run);
+ *      this statement's snapshot stay for the next run), and so does every
+ *      row taken by a recover_arrivals run that failed within the retention
+ *      (killed or disconnected after its take: its leads may not have been
+ *      processed; those that were are resolved and simply not planned);
  *   2. refresh the drivers index for the changed drivers only
  *      (canon.refresh_drivers_index_of, which re-opens the pending and failed
  *      leads their old or new keys meet);
@@ -22,6 +25,7 @@ as $$
 declare
   took_at timestamptz := clock_timestamp();
   retention interval := make_interval(hours => ops.setting_integer('arrival_work_list_retention_hours'));
+  failed_runs bigint[];
   driver_ids text[];
   lead_ids text[];
   n_drivers bigint;
@@ -29,17 +33,20 @@ declare
   refreshed record;
 begin
   perform 'PRAGMA:TABLE: reopened_leads (lead_id text)';
+  select coalesce(array_agg(runs.id), '{}') into failed_runs
+  from ops.job_runs as runs
+  where runs.task = 'recover_arrivals' and runs.state = 'failed' and runs.finished_at > took_at - retention;
   with taken as (
     update ops.driver_changes as changes
     set run_id = p_run_id, taken_at = took_at
-    where changes.taken_at is null
+    where changes.taken_at is null or changes.run_id = any (failed_runs)
     returning changes.driver_id
   )
   select count(*), coalesce(array_agg(distinct taken.driver_id), '{}') into n_drivers, driver_ids from taken;
   with taken as (
     update ops.lead_changes as changes
     set run_id = p_run_id, taken_at = took_at
-    where changes.taken_at is null
+    where changes.taken_at is null or changes.run_id = any (failed_runs)
     returning changes.lead_id
   )
   select count(*), coalesce(array_agg(distinct taken.lead_id), '{}') into n_leads, lead_ids from taken;
@@ -69,4 +76,4 @@ begin
   return next;
 end
 $$;
-comment on function ops.plan_arrivals(bigint, integer) is 'The plan of an incremental run: takes the work lists (ops.driver_changes, ops.lead_changes), refreshes the changed drivers'' index rows (re-opening only the leads they meet), plans the taken leads in the gap and the re-opened ones, prunes taken rows past the retention; returns the counts. The caller holds the recovery lock.';
+comment on function ops.plan_arrivals(bigint, integer) is 'The plan of an incremental run: takes the work lists (ops.driver_changes, ops.lead_changes: untaken rows, and rows of recover_arrivals runs that failed), refreshes the changed drivers'' index rows (re-opening only the leads they meet), plans the taken leads in the gap and the re-opened ones, prunes taken rows past the retention; returns the counts. The caller holds the recovery lock.';
