@@ -12,9 +12,9 @@
  *      linked, and no other lead's attempt count changes;
  *   D. the worker killed (SIGKILL) in the middle of a 30 s stream, restarted 2 s later: the work list drains and
  *      every linkable lead is linked;
- *   E. (worker stopped) 4 concurrent loaders, single-row insert transactions, NOTIFY on vs off (queuing switched off
- *      for the loaders' sessions: the same trigger, the same rows, no NOTIFY), alternating: throughput and
- *      pg_stat_activity samples of a loader waiting on a lock (NOTIFY's commit-time queue lock shows as Lock/object);
+ *   E. (worker stopped) 4 concurrent loaders, single-row insert transactions, alternating three modes: every commit
+ *      notifies (no job waiting), a job waiting (ops.notify_arrivals skips the NOTIFY), queuing off for the loaders'
+ *      sessions: throughput and pg_stat_activity samples of a loader waiting on a lock (NOTIFY's commit-time lock);
  *   C. (worker stopped) `idgap import leads` of IMPORT_ROWS rows into an empty table, with the arrival triggers
  *      installed vs disabled, alternating IMPORT_PAIRS times: duration, and the queued recover_arrivals jobs after it.
  * Results: bench/results/arrival.md and arrival.json.
@@ -267,11 +267,29 @@ async function main(): Promise<void> {
       await l.connect();
       return l;
     }));
-    const eRuns: Array<{ notify: boolean; ms: number; tx_per_s: number; samples: number; lock_wait_samples: number }> = [];
+    /*
+     * Three modes, alternating: `every commit` (no recover_arrivals job waiting: every transaction notifies, the
+     * worst case), `job waiting` (a job waits, as under a stream: ops.notify_arrivals skips the NOTIFY), `off`
+     * (queuing switched off for the loaders' sessions: no NOTIFY, the same trigger and rows).
+     */
+    type Mode = 'every commit' | 'job waiting' | 'off';
+    const eRuns: Array<{ mode: Mode; ms: number; tx_per_s: number; samples: number; lock_wait_samples: number; notifications: number }> = [];
+    const watcher = new pg.Client({ connectionString: url, application_name: 'bench-watcher' });
+    await watcher.connect();
+    let notifications = 0;
+    watcher.on('notification', () => void (notifications += 1));
+    await watcher.query('listen idgap_arrivals');
     let round = 0;
-    for (const notify of [true, false, true, false]) {
+    for (const mode of ['every commit', 'job waiting', 'off', 'every commit', 'job waiting', 'off'] as Mode[]) {
       round += 1;
-      for (const l of loaders) await l.query(`select set_config('idgap.arrival_enqueue', $1, false)`, [notify ? 'on' : 'off']);
+      await c.query(`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'recover_arrivals')`);
+      if (mode === 'job waiting') {
+        await c.query(`insert into public.module_ct_cabinet_leads (external_id) values ($1)`, [`loader-seed-${round}`]);
+        await c.query('select ops.queue_arrivals()');
+      }
+      for (const l of loaders) await l.query(`select set_config('idgap.arrival_enqueue', $1, false)`, [mode === 'off' ? 'off' : 'on']);
+      await sleep(200);
+      notifications = 0;
       let sampling = true;
       let samples = 0;
       let lockWaits = 0;
@@ -291,9 +309,12 @@ async function main(): Promise<void> {
       const ms = Date.now() - t0;
       sampling = false;
       await sampler;
-      eRuns.push({ notify, ms, tx_per_s: Math.round((4 * LOADER_TX * 1000) / ms), samples, lock_wait_samples: lockWaits });
+      await sleep(200);
+      eRuns.push({ mode, ms, tx_per_s: Math.round((4 * LOADER_TX * 1000) / ms), samples, lock_wait_samples: lockWaits, notifications });
       say(`E: ${JSON.stringify(eRuns.at(-1))}`);
     }
+    await watcher.end();
+    await c.query(`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'recover_arrivals')`);
     for (const l of loaders) await l.end();
     out.concurrent_loaders = eRuns;
 
@@ -353,8 +374,7 @@ function markdown(o: Record<string, any>): string {
   };
   const withT = (o.import as any[]).filter((r) => r.triggers).map((r) => r.ms);
   const withoutT = (o.import as any[]).filter((r) => !r.triggers).map((r) => r.ms);
-  const on = (o.concurrent_loaders as any[]).filter((r) => r.notify);
-  const off = (o.concurrent_loaders as any[]).filter((r) => !r.notify);
+  const byMode = (m: string) => median((o.concurrent_loaders as any[]).filter((r) => r.mode === m).map((r) => r.tx_per_s));
   return `# Recovery as data arrives (issue 17)
 
 Run with \`npm run bench:arrival\` (bench/arrival.ts) on ${String(o.date).slice(0, 10)}: ${o.machine.cpus} × ${o.machine.cpu}, ${o.machine.memory_gib} GiB,
@@ -395,14 +415,16 @@ Landed = \`ops.lead_changes.recorded_at\` (the trigger's clock time), linked = \
 | recover_arrivals runs (failed) | ${o.worker_killed.recover_arrivals.runs} (${o.worker_killed.recover_arrivals.failed}) | |
 
 ## E. 4 concurrent loaders, single-row insert transactions: does NOTIFY make them wait on each other?
-The same trigger and rows; "off" is the loaders' sessions with queuing switched off (no NOTIFY). Sampled every ~5 ms:
-loaders of pg_stat_activity waiting on a lock (NOTIFY's commit-time queue lock shows as Lock / object).
+The same trigger and rows in three modes, alternating: \`every commit\` (no recover_arrivals job waiting, so every
+transaction notifies: the worst case), \`job waiting\` (a job waits, as under a stream: \`ops.notify_arrivals\` skips
+the NOTIFY), \`off\` (queuing switched off for the loaders' sessions: no NOTIFY). Sampled every ~5 ms: loaders in
+pg_stat_activity waiting on a lock (NOTIFY's commit-time lock shows as Lock / object), summed over the samples.
 
-| NOTIFY | transactions | time | tx/s | samples | loader-samples waiting on a lock |
-|---|---|---|---|---|---|
-${(o.concurrent_loaders as any[]).map((r) => `| ${r.notify ? 'on' : 'off'} | ${4 * Number(process.env.LOADER_TX ?? 1000)} | ${r.ms} ms | ${r.tx_per_s} | ${r.samples} | ${r.lock_wait_samples} |`).join('\n')}
+| mode | transactions | time | tx/s | samples | loader-samples waiting on a lock | notifications received |
+|---|---|---|---|---|---|---|
+${(o.concurrent_loaders as any[]).map((r) => `| ${r.mode} | ${4 * Number(process.env.LOADER_TX ?? 1000)} | ${r.ms} ms | ${r.tx_per_s} | ${r.samples} | ${r.lock_wait_samples} | ${r.notifications} |`).join('\n')}
 
-Median tx/s: NOTIFY on ${median(on.map((r) => r.tx_per_s))}, off ${median(off.map((r) => r.tx_per_s))}.
+Median tx/s: every commit ${byMode('every commit')}, job waiting ${byMode('job waiting')}, off ${byMode('off')}.
 
 ## C. \`idgap import leads\` of ${IMPORT_ROWS.toLocaleString('en-US')} rows into an empty table, triggers installed vs disabled (alternating)
 | run | triggers | duration | rows in ops.lead_changes | recovery_job_id | recover_arrivals jobs queued after |

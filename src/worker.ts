@@ -210,7 +210,7 @@ export function listenForArrivals(opts: Pick<WorkerOptions, 'connectionString' |
         c.on('notification', () => void queue(c, 'notify'));
         await c.query('listen idgap_arrivals');
         const { rows } = await c.query<{ ms: number | null }>(`select ops.setting_integer('arrival_sweep_interval_ms') as ms`);
-        const every = Math.max(1000, rows[0]!.ms ?? 30_000);
+        const every = Math.max(1000, rows[0]!.ms ?? 5000);
         await queue(c, 'sweep');
         sweepTimer = setInterval(() => void queue(c, 'sweep'), every);
         log.info({ event: 'arrivals.listening', sweep_interval_ms: every, after_failures: failures }, 'listening for arrivals (idgap_arrivals)');

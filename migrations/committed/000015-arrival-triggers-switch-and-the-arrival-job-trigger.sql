@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:c964b819a09982403cfa591491f1d0ff731bd58f
+--! Hash: sha1:0f6f9bd01304f9090abaff2f0276d38ca6a1bfd9
 --! Message: recovery as data arrives: the queuing switch, the batching delay, and the arrival trigger of queued jobs
 
 /*
@@ -14,8 +14,8 @@ insert into ops.settings (key, value, value_type, description) values
    'on: a change recorded in ops.lead_changes / ops.driver_changes queues a recover_arrivals job (worker listener and sweep). off (bulk loads): the changes are still recorded, no job is queued until it is on again. A session can turn it off for itself alone: set idgap.arrival_enqueue = off (idgap import does).'),
   ('arrival_batch_delay_ms', '1000', 'integer',
    'Batching window of recovery as data arrives: the recover_arrivals job runs this many milliseconds after the first change of a burst (job_key_mode preserve_run_at), so a burst of 10,000 inserts makes one job.'),
-  ('arrival_sweep_interval_ms', '30000', 'integer',
-   'How often the worker checks the work lists for changes older than the batching window with no job queued (notifications lost while the worker was down, or add_job returning null under contention), and queues one.')
+  ('arrival_sweep_interval_ms', '5000', 'integer',
+   'How often the worker checks the work lists for changes older than the batching window with no job queued (notifications lost while the worker was down or skipped because a job was waiting when it started, add_job returning null under contention), and queues one.')
 on conflict (key) do nothing;
 
 /* A job queued for recovery as data arrives is recorded with trigger arrival (ops.job_triggers, then ops.job_runs). */

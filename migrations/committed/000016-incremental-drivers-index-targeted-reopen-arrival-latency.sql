@@ -1,5 +1,5 @@
---! Previous: sha1:c964b819a09982403cfa591491f1d0ff731bd58f
---! Hash: sha1:724d9efa64fe0035e7f9eb35c6f226d1660e4c66
+--! Previous: sha1:0f6f9bd01304f9090abaff2f0276d38ca6a1bfd9
+--! Hash: sha1:0a3f7e8d29cb2b18e57afd62ca7e21f7426e1946
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*

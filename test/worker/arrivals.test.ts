@@ -127,7 +127,7 @@ describe('the arrivals listener', () => {
       await until(async () => (await arrivalJobs()).length > 0, 10_000);
     } finally {
       await listener.stop();
-      await db.pool.query(`update ops.settings set value = '30000' where key = 'arrival_sweep_interval_ms'`);
+      await db.pool.query(`update ops.settings set value = '5000' where key = 'arrival_sweep_interval_ms'`);
     }
     expect((await db.pool.query('select count(*)::int as n from ops.lead_changes')).rows[0].n).toBe(50);
   });

@@ -12,9 +12,9 @@
  *   column (car brand, model, created_at) records nothing.
  * Only ids: a driver's old keys are its canon.drivers_index row until the
  * incremental refresh replaces it. Set-based, one recorded_at per statement,
- * security definer (a loader needs no right on ops), then one NOTIFY
- * idgap_arrivals for the worker's listener (never add_job here: its job-key
- * row lock would serialise concurrent loaders until commit).
+ * security definer (a loader needs no right on ops), then ops.notify_arrivals
+ * wakes the worker's listener when no job is waiting already (never add_job
+ * here: its job-key row lock would serialise concurrent loaders until commit).
  *
  * The triggers are (re)created here, after the function: `idgap migrate`
  * drops a changed function with cascade, which drops its triggers, and then
@@ -55,13 +55,13 @@ begin
            new_rows.middle_name, new_rows.last_name, new_rows.hire_date);
   end if;
   get diagnostics n_recorded = row_count;
-  if n_recorded > 0 and ops.arrival_queuing_on() then
-    perform pg_notify('idgap_arrivals', '');
+  if n_recorded > 0 then
+    perform ops.notify_arrivals();
   end if;
   return null;
 end
 $$;
-comment on function ops.record_driver_changes() is 'Statement trigger function on public.drivers (triggers arrival_driver_inserts, arrival_driver_updates, arrival_driver_deletes): appends the inserted and deleted drivers, and the updated ones whose indexed columns changed, to ops.driver_changes, then notifies idgap_arrivals unless queuing is off (ops.arrival_queuing_on). Security definer.';
+comment on function ops.record_driver_changes() is 'Statement trigger function on public.drivers (triggers arrival_driver_inserts, arrival_driver_updates, arrival_driver_deletes): appends the inserted and deleted drivers, and the updated ones whose indexed columns changed, to ops.driver_changes, then wakes the arrivals listener when needed (ops.notify_arrivals). Security definer.';
 
 create or replace trigger arrival_driver_inserts
   after insert on public.drivers

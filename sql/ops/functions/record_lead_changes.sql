@@ -11,10 +11,10 @@
  *   other column records nothing.
  * Set-based (one insert per statement, whatever its size), one recorded_at per
  * statement. Security definer with a pinned search_path: a loader needs no
- * right on ops. Then one NOTIFY idgap_arrivals (PostgreSQL folds the same
- * notification of a transaction into one) wakes the worker's listener, which
- * queues the job; the trigger never calls add_job itself, whose job-key row
- * lock would make concurrent loaders wait on each other until commit.
+ * right on ops. Then ops.notify_arrivals wakes the worker's listener, which
+ * queues the job, when no job is waiting already; the trigger never calls
+ * add_job itself, whose job-key row lock would make concurrent loaders wait
+ * on each other until commit.
  *
  * The triggers are (re)created here, after the function: `idgap migrate`
  * drops a changed function with cascade, which drops its triggers, and then
@@ -50,13 +50,13 @@ begin
            new_rows.middle_name, new_rows.last_name, new_rows.lead_created_at, new_rows.id);
   end if;
   get diagnostics n_recorded = row_count;
-  if n_recorded > 0 and ops.arrival_queuing_on() then
-    perform pg_notify('idgap_arrivals', '');
+  if n_recorded > 0 then
+    perform ops.notify_arrivals();
   end if;
   return null;
 end
 $$;
-comment on function ops.record_lead_changes() is 'Statement trigger function on public.module_ct_cabinet_leads (triggers arrival_lead_inserts, arrival_lead_updates): appends the inserted leads, and the updated leads whose key columns changed (old and new lead id), to ops.lead_changes, then notifies idgap_arrivals unless queuing is off (ops.arrival_queuing_on). Security definer.';
+comment on function ops.record_lead_changes() is 'Statement trigger function on public.module_ct_cabinet_leads (triggers arrival_lead_inserts, arrival_lead_updates): appends the inserted leads, and the updated leads whose key columns changed (old and new lead id), to ops.lead_changes, then wakes the arrivals listener when needed (ops.notify_arrivals). Security definer.';
 
 create or replace trigger arrival_lead_inserts
   after insert on public.module_ct_cabinet_leads

@@ -192,6 +192,34 @@ describe('ops.queue_arrivals', () => {
     expect(Math.round(jobs[0]!.delay_ms)).toBe(1000);
   });
 
+  it('notifies only when no recover_arrivals job is waiting: a waiting job takes the changes anyway', async () => {
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    let notifications = 0;
+    listener.on('notification', () => void (notifications += 1));
+    await listener.query('listen idgap_arrivals');
+    const settle = async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      const n = notifications;
+      notifications = 0;
+      return n;
+    };
+    try {
+      await insertLeads(1, 'N1-');
+      expect(await settle()).toBe(1);
+      const job = (await db.pool.query('select ops.queue_arrivals() as id')).rows[0].id;
+      await insertLeads(1, 'N2-');
+      await db.pool.query(`insert into public.drivers (driver_id) values ('DN2')`);
+      expect(await settle()).toBe(0); // the waiting job will take them
+      await db.pool.query(`update graphile_worker._private_jobs set locked_at = now(), locked_by = 'test' where id = $1`, [job]);
+      await insertLeads(1, 'N3-');
+      expect(await settle()).toBe(1); // the job runs: the next one must be queued
+    } finally {
+      await listener.end();
+    }
+    expect(await leadChanges()).toEqual(['N1-1', 'N2-1', 'N3-1']);
+  });
+
   it('queues nothing without a waiting change, nor for a change younger than p_min_age_ms', async () => {
     expect((await db.pool.query('select ops.queue_arrivals() as id')).rows[0].id).toBeNull();
     await insertLeads(1);
