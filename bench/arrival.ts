@@ -37,9 +37,11 @@ const KILL_DURATION = Number(process.env.KILL_DURATION ?? 30);
 const IMPORT_ROWS = Number(process.env.IMPORT_ROWS ?? 1_000_000);
 const IMPORT_PAIRS = Number(process.env.IMPORT_PAIRS ?? 2);
 const LOADER_TX = Number(process.env.LOADER_TX ?? 1000);
+/** PHASES=C: only the import comparison (a fresh database, no base data), written to bench/results/arrival-import.{md,json}. */
+const IMPORT_ONLY = process.env.PHASES === 'C';
 const WORK = path.join(PROJECT_ROOT, 'bench', 'work');
-const RESULTS_MD = path.join(PROJECT_ROOT, 'bench', 'results', 'arrival.md');
-const RESULTS_JSON = path.join(PROJECT_ROOT, 'bench', 'results', 'arrival.json');
+const RESULTS_MD = path.join(PROJECT_ROOT, 'bench', 'results', IMPORT_ONLY ? 'arrival-import.md' : 'arrival.md');
+const RESULTS_JSON = path.join(PROJECT_ROOT, 'bench', 'results', IMPORT_ONLY ? 'arrival-import.json' : 'arrival.json');
 const IDGAP = path.join(PROJECT_ROOT, 'bin', 'idgap.js');
 const run = promisify(execFile);
 
@@ -174,8 +176,9 @@ async function main(): Promise<void> {
     await migrateDatabase(url);
     await c.connect();
     c.on('error', () => undefined);
-    out.server_version = (await q<{ v: string }>(c, 'show server_version'))[0]!.v;
+    out.server_version = (await q<{ v: string }>(c, "select current_setting('server_version') as v"))[0]!.v;
 
+    if (!IMPORT_ONLY) {
     say(`seeding ${BASE_LEADS} leads and their drivers (two thirds linkable), full recovery`);
     let t = Date.now();
     await seed(c);
@@ -317,6 +320,7 @@ async function main(): Promise<void> {
     await c.query(`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'recover_arrivals')`);
     for (const l of loaders) await l.end();
     out.concurrent_loaders = eRuns;
+    }
 
     /* C. 1M import with and without the triggers. */
     const csv = path.join(WORK, 'arrival-import-leads.csv');
@@ -330,7 +334,7 @@ async function main(): Promise<void> {
       w.end();
       await once(w, 'finish');
     }
-    const cRuns: Array<{ triggers: boolean; ms: number; lead_changes: number; recovery_job_id: number | null; recover_arrivals_jobs_queued: number }> = [];
+    const cRuns: Array<{ triggers: boolean; ms: number; phases_ms: Record<string, number>; lead_changes: number; recovery_job_id: number | null; recover_arrivals_jobs_queued: number }> = [];
     for (let p = 0; p < IMPORT_PAIRS; p++) {
       for (const triggers of [true, false]) {
         await c.query('truncate public.module_ct_cabinet_leads, ops.lead_changes, ops.driver_changes');
@@ -339,11 +343,12 @@ async function main(): Promise<void> {
         await c.query(`alter table public.module_ct_cabinet_leads ${triggers ? 'enable' : 'disable'} trigger arrival_lead_updates`);
         await c.query('checkpoint');
         const { stdout } = await run(process.execPath, [IDGAP, 'import', 'leads', csv, '--json'], { env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, maxBuffer: 1 << 26 });
-        const summary = JSON.parse(stdout) as { duration_ms: number; inserted: number; recovery_job_id: number | null };
+        const summary = JSON.parse(stdout) as { duration_ms: number; inserted: number; recovery_job_id: number | null; phases_ms: Record<string, number> };
         if (summary.inserted !== IMPORT_ROWS) throw new Error(`import inserted ${summary.inserted}, expected ${IMPORT_ROWS}`);
         cRuns.push({
           triggers,
           ms: summary.duration_ms,
+          phases_ms: summary.phases_ms,
           lead_changes: await one(c, 'select count(*) from ops.lead_changes'),
           recovery_job_id: summary.recovery_job_id,
           recover_arrivals_jobs_queued: await one(c, `select count(*) from graphile_worker.jobs where task_identifier = 'recover_arrivals'`),
@@ -358,7 +363,7 @@ async function main(): Promise<void> {
     out.load_at_end = os.loadavg().map((x) => Math.round(x * 10) / 10);
 
     writeFileSync(RESULTS_JSON, `${JSON.stringify(out, null, 2)}\n`);
-    writeFileSync(RESULTS_MD, markdown(out));
+    writeFileSync(RESULTS_MD, IMPORT_ONLY ? importMarkdown(out) : markdown(out));
     say(`written ${path.relative(PROJECT_ROOT, RESULTS_MD)} and ${path.relative(PROJECT_ROOT, RESULTS_JSON)}`);
   } finally {
     if (idgap) await stopIdgap(idgap).catch(() => undefined);
@@ -367,13 +372,34 @@ async function main(): Promise<void> {
   }
 }
 
-function markdown(o: Record<string, any>): string {
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function importTable(o: Record<string, any>): string {
   const withT = (o.import as any[]).filter((r) => r.triggers).map((r) => r.ms);
   const withoutT = (o.import as any[]).filter((r) => !r.triggers).map((r) => r.ms);
+  return `| run | triggers | duration | stream / validate / upsert / finish | rows in ops.lead_changes | recovery_job_id | recover_arrivals jobs queued after |
+|---|---|---|---|---|---|---|
+${(o.import as any[]).map((r, i) => `| ${i + 1} | ${r.triggers ? 'installed' : 'disabled'} | ${(r.ms / 1000).toFixed(1)} s | ${['stream', 'validate', 'upsert', 'finish'].map((k) => (r.phases_ms[k] / 1000).toFixed(1)).join(' / ')} s | ${r.lead_changes.toLocaleString('en-US')} | ${r.recovery_job_id ?? '—'} | ${r.recover_arrivals_jobs_queued} |`).join('\n')}
+
+Median: installed ${(median(withT) / 1000).toFixed(1)} s, disabled ${(median(withoutT) / 1000).toFixed(1)} s: ${((median(withT) / median(withoutT) - 1) * 100).toFixed(1)} % longer (goal ≤ 10 %).
+`;
+}
+
+function importMarkdown(o: Record<string, any>): string {
+  return `# Recovery as data arrives: \`idgap import leads\` with and without the arrival triggers
+
+Run with \`PHASES=C npm run bench:arrival\` (bench/arrival.ts) on ${String(o.date).slice(0, 10)}: ${o.machine.cpus} × ${o.machine.cpu}, ${o.machine.memory_gib} GiB,
+Node ${o.machine.node}, ${o.server} ${o.server_version}; shared machine, load average ${o.machine.load_at_start.join(' / ')} at the start,
+${o.load_at_end.join(' / ')} at the end. ${IMPORT_ROWS.toLocaleString('en-US')} leads imported into an empty table, triggers installed vs
+disabled (\`alter table … disable trigger\`), alternating; no worker running, so the queued job stays queued.
+
+${importTable(o)}`;
+}
+
+function markdown(o: Record<string, any>): string {
   const byMode = (m: string) => median((o.concurrent_loaders as any[]).filter((r) => r.mode === m).map((r) => r.tx_per_s));
   return `# Recovery as data arrives (issue 17)
 
@@ -427,12 +453,7 @@ ${(o.concurrent_loaders as any[]).map((r) => `| ${r.mode} | ${4 * Number(process
 Median tx/s: every commit ${byMode('every commit')}, job waiting ${byMode('job waiting')}, off ${byMode('off')}.
 
 ## C. \`idgap import leads\` of ${IMPORT_ROWS.toLocaleString('en-US')} rows into an empty table, triggers installed vs disabled (alternating)
-| run | triggers | duration | rows in ops.lead_changes | recovery_job_id | recover_arrivals jobs queued after |
-|---|---|---|---|---|---|
-${(o.import as any[]).map((r, i) => `| ${i + 1} | ${r.triggers ? 'installed' : 'disabled'} | ${(r.ms / 1000).toFixed(1)} s | ${r.lead_changes.toLocaleString('en-US')} | ${r.recovery_job_id ?? '—'} | ${r.recover_arrivals_jobs_queued} |`).join('\n')}
-
-Median: installed ${(median(withT) / 1000).toFixed(1)} s, disabled ${(median(withoutT) / 1000).toFixed(1)} s: ${((median(withT) / median(withoutT) - 1) * 100).toFixed(1)} % longer (goal ≤ 10 %).
-`;
+${importTable(o)}`;
 }
 
 main().catch((e) => {
