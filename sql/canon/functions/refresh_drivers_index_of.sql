@@ -146,6 +146,10 @@ begin
   select count(*) into n_total from refresh_drivers_src;
   drop table refresh_drivers_src;
 
+  /* The safety net starts the waiting leads' keys afresh: a key change the work lists missed lives until tonight at most. */
+  if full_refresh then
+    delete from ops.lead_keys;
+  end if;
   n_reopened := ops.reopen_leads_for_changed_drivers();
 
   update canon.drivers_index_state as state
