@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:d33ec6edd7ca5aab9f626b662ae0f33ead1c6ffc
+--! Hash: sha1:29b9021f5bf4a3acc015d7a822ef7400e72e60ff
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*
@@ -31,11 +31,11 @@ create index lead_changes_recorded_at_brin on ops.lead_changes using brin (recor
  * that a changed driver finds the leads it meets by an index probe instead of
  * normalising every waiting lead's phone and plate on each refresh (1M leads,
  * 333k waiting, PG 15: 12.3-12.9 s per refresh of 1,000 drivers, almost all
- * of it norm_phone's regular expressions). Filled lazily by
- * ops.reopen_leads_for_changed_drivers for the waiting leads it does not know
- * yet; a lead whose keys change is dropped by the incremental run (its work
- * list names it) and the full refresh starts the table afresh, so a key
- * missed by the work lists lives at most until the nightly refresh.
+ * of it norm_phone's regular expressions). Kept by ops.refresh_lead_keys: an
+ * incremental refresh adds the waiting leads it does not know yet; a lead
+ * whose keys change is dropped by the incremental run (its work list names
+ * it); the full refresh normalises every waiting lead again, so a key change
+ * the work lists missed lives at most until the nightly refresh.
  */
 create table ops.lead_keys (
   lead_id text primary key,

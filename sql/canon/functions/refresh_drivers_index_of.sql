@@ -146,9 +146,9 @@ begin
   select count(*) into n_total from refresh_drivers_src;
   drop table refresh_drivers_src;
 
-  /* The safety net starts the waiting leads' keys afresh: a key change the work lists missed lives until tonight at most. */
-  if full_refresh then
-    delete from ops.lead_keys;
+  /* The waiting leads' keys: those it lacks, or (the safety net) all of them again. */
+  if full_refresh or n_changed > 0 then
+    perform ops.refresh_lead_keys(full_refresh);
   end if;
   n_reopened := ops.reopen_leads_for_changed_drivers();
 

@@ -7,9 +7,8 @@
  * = now(), status and attempt_count unchanged (ops.plan_recovery takes a
  * failed row whose next_attempt_at has passed). No other job row is written.
  *
- * Cost. The waiting leads' keys are kept in ops.lead_keys: only the waiting
- * leads it does not know yet are normalised here (the first call after a full
- * refresh normalises them all), and each changed key is an index probe. At
+ * Cost. The waiting leads' keys are kept in ops.lead_keys (ops.refresh_lead_keys,
+ * called by the refresh first), and each changed key is an index probe. At
  * 1M leads with 333k waiting (PG 15), normalising them all on each refresh of
  * 1,000 drivers cost 12.3-12.9 s. A rule with a blocking key joins its key
  * here with no change, as long as ops.lead_keys carries that key (a key
@@ -23,10 +22,8 @@ set search_path = pg_catalog, public
 set jit = off
 as $$
 declare
-  default_code text := ops.setting_text('default_country_code');
   blocking_key text;
   n_reopened bigint;
-  n_filled bigint;
 begin
   /* The temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
   perform 'PRAGMA:TABLE: drivers_index_changes (version text, driver_id text, park_id text, phone_norm text, license_norm text, plate_norm text, name_norm text, name_tokens text[], hire_date date)';
@@ -37,34 +34,6 @@ begin
   create temp table reopened_leads (lead_id text not null) on commit drop;
   if not exists (select 1 from pg_temp.drivers_index_changes) then
     return 0;
-  end if;
-
-  /*
-   * The keys of the waiting leads not known yet (or normalised with another country code). The missing ones
-   * first (materialized): the planner otherwise joined every waiting lead to its lead row before the
-   * anti-join (3.6 s against 0.7 s at 333k waiting leads, PG 15).
-   */
-  with missing as materialized (
-    select jobs.source_id as lead_id
-    from ops.identity_matching_jobs as jobs
-    where jobs.source_table = 'module_ct_cabinet_leads'
-      and ((jobs.status = 'pending' and jobs.next_attempt_at > now())
-           or (jobs.status = 'failed' and jobs.next_attempt_at is null))
-      and not exists (select 1 from ops.lead_keys as known where known.lead_id = jobs.source_id and known.country_code = default_code)
-  )
-  insert into ops.lead_keys as keys (lead_id, phone_norm, plate_norm, country_code)
-  select missing.lead_id,
-         canon.norm_phone(cabinet_leads.park_phone, default_code),
-         canon.norm_plate(cabinet_leads.asset_plate_number),
-         default_code
-  from missing
-  join public.module_ct_cabinet_leads as cabinet_leads
-    on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = missing.lead_id
-  on conflict (lead_id) do update
-  set phone_norm = excluded.phone_norm, plate_norm = excluded.plate_norm, country_code = excluded.country_code, computed_at = now();
-  get diagnostics n_filled = row_count;
-  if n_filled > 10000 then
-    analyze ops.lead_keys;
   end if;
 
   create temp table reopen_jobs (job_id bigint not null) on commit drop;
@@ -85,8 +54,7 @@ begin
       from met
       join ops.identity_matching_jobs as jobs
         on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-      where ((jobs.status = 'pending' and jobs.next_attempt_at > now())
-             or (jobs.status = 'failed' and jobs.next_attempt_at is null))
+      where ops.job_waits(jobs.status, jobs.next_attempt_at)
       $reopen$, blocking_key);
   end loop;
 
@@ -102,4 +70,4 @@ begin
   return n_reopened;
 end
 $$;
-comment on function ops.reopen_leads_for_changed_drivers() is 'Makes due now (next_attempt_at = now(), status and attempt count unchanged) the pending and failed leads whose keys (ops.lead_keys, filled here for the waiting leads it lacks) meet the old or new keys of the drivers in pg_temp.drivers_index_changes under a rule of ops.match_rules; returns how many and lists their lead_id in pg_temp.reopened_leads. Called by canon.refresh_drivers_index_of inside its transaction.';
+comment on function ops.reopen_leads_for_changed_drivers() is 'Makes due now (next_attempt_at = now(), status and attempt count unchanged) the pending and failed leads whose keys (ops.lead_keys) meet the old or new keys of the drivers in pg_temp.drivers_index_changes under a rule of ops.match_rules; returns how many and lists their lead_id in pg_temp.reopened_leads. Called by canon.refresh_drivers_index_of inside its transaction.';
