@@ -154,3 +154,29 @@ describe('targeted re-open', () => {
     }
   });
 });
+
+describe('ops.refresh_lead_keys', () => {
+  const keys = async () => (await db.pool.query('select lead_id, phone_norm, plate_norm from ops.lead_keys order by lead_id')).rows;
+
+  it('adds only the waiting leads it lacks; the full pass writes changed keys again and drops the leads that no longer wait', async () => {
+    await db.pool.query('truncate ops.lead_keys');
+    await insertLead(db.pool, { external_id: 'a-waits', park_phone: '987000001' });
+    await insertLead(db.pool, { external_id: 'b-failed', asset_plate_number: 'ab-12' });
+    await insertLead(db.pool, { external_id: 'c-due', park_phone: '987000003' });
+    await insertMatchingJob(db.pool, { leadId: 'a-waits', status: 'pending', attempts: 1, nextAttemptHours: 1 });
+    await insertMatchingJob(db.pool, { leadId: 'b-failed', status: 'failed', attempts: 5 });
+    await insertMatchingJob(db.pool, { leadId: 'c-due', status: 'pending', attempts: 1, nextAttemptHours: -1 });
+    expect((await db.pool.query('select ops.refresh_lead_keys(false) as n')).rows[0].n).toBe('2');
+    expect(await keys()).toEqual([
+      { lead_id: 'a-waits', phone_norm: '987000001', plate_norm: null },
+      { lead_id: 'b-failed', phone_norm: null, plate_norm: 'AB12' },
+    ]);
+
+    /* A key changed behind the work lists' back, and a lead that stopped waiting. */
+    await db.pool.query(`update public.module_ct_cabinet_leads set park_phone = '987000009' where external_id = 'a-waits'`);
+    await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() where source_id = 'b-failed'`);
+    expect((await db.pool.query('select ops.refresh_lead_keys(false) as n')).rows[0].n).toBe('0');
+    expect((await db.pool.query('select ops.refresh_lead_keys(true) as n')).rows[0].n).toBe('1');
+    expect(await keys()).toEqual([{ lead_id: 'a-waits', phone_norm: '987000009', plate_norm: null }]);
+  });
+});
