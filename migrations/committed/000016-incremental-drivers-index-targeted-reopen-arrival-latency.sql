@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:29b9021f5bf4a3acc015d7a822ef7400e72e60ff
+--! Hash: sha1:1746ffe19128e51c62d83c4829be6a35c9a35bae
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*
@@ -34,14 +34,16 @@ create index lead_changes_recorded_at_brin on ops.lead_changes using brin (recor
  * of it norm_phone's regular expressions). Kept by ops.refresh_lead_keys: an
  * incremental refresh adds the waiting leads it does not know yet; a lead
  * whose keys change is dropped by the incremental run (its work list names
- * it); the full refresh normalises every waiting lead again, so a key change
- * the work lists missed lives at most until the nightly refresh.
+ * it); the full refresh normalises again every waiting lead whose row changed
+ * since (its xmin differs), so a key change the work lists missed lives at
+ * most until the nightly refresh.
  */
 create table ops.lead_keys (
   lead_id text primary key,
   phone_norm text,
   plate_norm text,
   country_code text,
+  lead_xmin xid,
   computed_at timestamptz not null default now()
 );
 create index lead_keys_phone_norm_idx on ops.lead_keys (phone_norm) where phone_norm is not null;
@@ -51,6 +53,7 @@ comment on column ops.lead_keys.lead_id is 'The lead (lead_id).';
 comment on column ops.lead_keys.phone_norm is 'canon.norm_phone(park_phone, country_code): the key of the phone rules.';
 comment on column ops.lead_keys.plate_norm is 'canon.norm_plate(asset_plate_number): the key of the plate rules.';
 comment on column ops.lead_keys.country_code is 'The default_country_code the phone was normalised with (a row of another code is computed again).';
+comment on column ops.lead_keys.lead_xmin is 'xmin of the lead''s row the keys were computed from: any update of the lead gives its row another, so the full refresh normalises only the leads whose row changed.';
 comment on column ops.lead_keys.computed_at is 'When the keys were computed.';
 
 comment on column canon.drivers_index_state.last_refreshed_at is 'End of the last full refresh (canon.refresh_drivers_index), whether or not it changed anything; the incremental refresh of changed drivers does not move it.';
