@@ -123,6 +123,18 @@ export const problemSchema = z.object({
   action: z.string(),
 });
 
+/** Record-to-link latency of the leads the arrival work list recorded in the last hour / day (ops.v_lead_link_latency_summary). */
+export const latencySummarySchema = z.object({
+  period: z.enum(['1h', '1d']),
+  recorded: num,
+  linked: num,
+  waiting: num,
+  p50_seconds: numOrNull,
+  p95_seconds: numOrNull,
+  p99_seconds: numOrNull,
+  max_seconds: numOrNull,
+});
+
 /** The whole diagnosis: what `idgap diagnose --json` prints and what the API can serve. */
 export const diagnosisSchema = z.object({
   generated_at: timestamp,
@@ -134,6 +146,7 @@ export const diagnosisSchema = z.object({
   integrity: z.array(integrityCheckSchema),
   health: z.array(healthCheckSchema),
   trend: z.array(trendPeriodSchema),
+  arrival_latency: z.array(latencySummarySchema),
   /** Failing checks (exit 1 under --check) and warnings, each with the action to take. */
   problems: z.array(problemSchema),
   ok: z.boolean(),
@@ -157,6 +170,7 @@ const QUERIES = {
   integrity: 'select * from ops.v_diag_integrity order by check_order',
   health: 'select * from ops.v_identity_gap_health order by status_rank desc, "check"',
   trend: 'select * from ops.v_identity_gap_trend order by days',
+  latency: 'select * from ops.v_lead_link_latency_summary',
 } as const;
 
 /**
@@ -181,6 +195,7 @@ export async function readDiagnosis(db: pg.Pool | pg.ClientBase): Promise<Diagno
       const integrity = await read(QUERIES.integrity);
       const health = await read(QUERIES.health);
       const trend = await read(QUERIES.trend);
+      const latency = await read(QUERIES.latency);
       await client.query('commit');
       const healthRows = z.array(healthCheckSchema).parse(health);
       const integrityRows = z.array(integrityCheckSchema).parse(integrity);
@@ -202,6 +217,7 @@ export async function readDiagnosis(db: pg.Pool | pg.ClientBase): Promise<Diagno
         integrity: integrityRows,
         health: healthRows,
         trend,
+        arrival_latency: latency,
         problems,
         ok: !problems.some((p) => p.status === 'fail'),
       });
@@ -306,6 +322,16 @@ export function renderDiagnosis(d: Diagnosis): string {
       d.integrity.map((i) => [i.check, int(i.violations), upper(i.status)]),
       ['l', 'r', 'l'],
     ),
+  );
+
+  section(
+    'ARRIVALS: landed -> linked  (ops.v_lead_link_latency_summary)',
+    d.arrival_latency
+      .map((l) => {
+        const seconds = (n: number | null) => (n === null ? '-' : `${dec(n, 1)} s`);
+        return `  ${l.period === '1h' ? 'last hour' : 'last day '}  ${int(l.recorded)} recorded, ${int(l.linked)} linked, ${int(l.waiting)} waiting; p50 ${seconds(l.p50_seconds)}, p95 ${seconds(l.p95_seconds)}, p99 ${seconds(l.p99_seconds)}`;
+      })
+      .join('\n'),
   );
 
   section(

@@ -142,8 +142,20 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
   const batches = ranges.length;
   log.info({ event: 'recovery.started', candidates, batch_size: batchSize, batches, plan_ms: planMs }, `Recovery started: ${candidates} candidate leads in ${batches} batches of about ${batchSize}`);
 
-  if (params.split) return splitRecovery(client, runId, candidates, ranges, log, hooks, { started, planMs, indexRefresh });
-  return processPlan(client, runId, candidates, ranges, log, hooks, { started, planMs, indexRefresh });
+  const plan: PlannedRun = { runId, candidates, ranges, log, hooks, started, planMs, indexRefresh };
+  return params.split ? splitRecovery(client, plan) : processPlan(client, plan);
+}
+
+/** A planned run, as its processing needs it: the queue's batches, and the times and refresh already spent. */
+interface PlannedRun {
+  runId: number;
+  candidates: number;
+  ranges: BatchRange[];
+  log: Log;
+  hooks: RecoveryHooks;
+  started: number;
+  planMs: number;
+  indexRefresh?: RefreshResult;
 }
 
 /** What an incremental run (task recover_arrivals) took and planned: ops.plan_arrivals's counts. */
@@ -179,7 +191,7 @@ export async function runArrivals(
     const planMs = Date.now() - started;
     log.info({ event: 'arrivals.planned', ...arrivals, batches: ranges.length, plan_ms: planMs },
       `Arrivals: ${arrivals.leads_taken} lead changes and ${arrivals.drivers_taken} driver changes taken, ${arrivals.reopened} leads re-opened, ${arrivals.planned} leads planned in ${ranges.length} batches`);
-    const result = await processPlan(client, runId, arrivals.planned, ranges, log, hooks, { started, planMs });
+    const result = await processPlan(client, { runId, candidates: arrivals.planned, ranges, log, hooks, started, planMs });
     return { ...result, arrivals };
   } finally {
     await client.query('select pg_advisory_unlock(ops.recovery_lock_key())').catch(() => undefined);
@@ -187,16 +199,8 @@ export async function runArrivals(
 }
 
 /** Processes a planned run's batches on one lane or several (hooks.secondConnection). */
-async function processPlan(
-  client: pg.ClientBase,
-  runId: number,
-  candidates: number,
-  ranges: BatchRange[],
-  log: Log,
-  hooks: RecoveryHooks,
-  t: { started: number; planMs: number; indexRefresh?: RefreshResult },
-): Promise<RecoveryResult> {
-  const { started, planMs, indexRefresh } = t;
+async function processPlan(client: pg.ClientBase, plan: PlannedRun): Promise<RecoveryResult> {
+  const { runId, candidates, ranges, log, hooks, started, planMs, indexRefresh } = plan;
   const batches = ranges.length;
   const totals = zero();
   let errors = 0;
@@ -322,15 +326,8 @@ export const batchParamsSchema = z
  * job ran out of attempts is still done. A batch processed twice costs nothing: its queue rows are gone. The
  * batch jobs not started by then are removed.
  */
-async function splitRecovery(
-  client: pg.ClientBase,
-  runId: number,
-  candidates: number,
-  ranges: BatchRange[],
-  log: Log,
-  hooks: RecoveryHooks,
-  t: { started: number; planMs: number; indexRefresh?: RefreshResult },
-): Promise<RecoveryResult> {
+async function splitRecovery(client: pg.ClientBase, t: PlannedRun): Promise<RecoveryResult> {
+  const { runId, candidates, ranges, log, hooks } = t;
   const batches = ranges.length;
   const jobKeys = ranges.map((r) => `${BATCH_TASK}:${runId}:${r.from}`);
   await client.query(

@@ -162,7 +162,7 @@ describe('GET /api/v1/ops/identity-gaps/health, history, fail-reasons, freshness
   it('health returns every check of the view and the worst status overall', async () => {
     const body = await json(await api.get('/api/v1/ops/identity-gaps/health'));
     expect(body.checks.map((c: { check: string }) => c.check)).toEqual([
-      'job_freshness', 'match_flow', 'drivers_index_freshness', 'matched_without_link', 'link_without_origin', 'gap_trend',
+      'job_freshness', 'match_flow', 'drivers_index_freshness', 'matched_without_link', 'link_without_origin', 'gap_trend', 'work_lists_drain',
     ]);
     expect(body.checks.find((c: { check: string }) => c.check === 'job_freshness')).toMatchObject({ status: 'ok', threshold: 24, status_rank: 1 });
     const worst = Math.max(...body.checks.map((c: { status_rank: number }) => c.status_rank));

@@ -63,13 +63,14 @@ describe('GET /metrics', () => {
     const ours = families;
     expect(ours.map((f) => f.name).sort()).toEqual([
       'idgap_gap_leads', 'idgap_gap_pct_unresolved', 'idgap_health_check_status', 'idgap_last_success_timestamp_seconds',
-      'idgap_matched_24h', 'idgap_queue_jobs', 'idgap_seconds_since_last_success',
+      'idgap_lead_link_latency_seconds', 'idgap_matched_24h', 'idgap_queue_jobs', 'idgap_seconds_since_last_success',
     ]);
     for (const f of ours) {
-      expect(f.type, f.name).toBe('GAUGE');
+      const type = f.name === 'idgap_lead_link_latency_seconds' ? 'histogram' : 'gauge';
+      expect(f.type, f.name).toBe(type.toUpperCase());
       expect(f.help.length, f.name).toBeGreaterThan(10);
       expect(text).toContain(`# HELP ${f.name} `);
-      expect(text).toContain(`# TYPE ${f.name} gauge`);
+      expect(text).toContain(`# TYPE ${f.name} ${type}`);
     }
   });
 
@@ -78,7 +79,7 @@ describe('GET /metrics', () => {
     const promtool = which.status === 0 ? which.stdout.trim() : '';
     // The JS parser above is the assertion that always runs; promtool adds Prometheus's own linter when present.
     if (promtool) expect(execFileSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
-    expect(families).toHaveLength(7);
+    expect(families).toHaveLength(8);
   });
 
   it('exports the gap by reason and risk, zero-filled, and the percentage unresolved', () => {
@@ -101,7 +102,7 @@ describe('GET /metrics', () => {
 
   it('exports each health check as 0 ok, 1 warn, 2 fail', async () => {
     const { rows } = await db.pool.query<{ check: string; status: string }>('select "check", status from ops.v_identity_gap_health');
-    expect(rows).toHaveLength(6);
+    expect(rows).toHaveLength(7);
     for (const r of rows) expect(value('idgap_health_check_status', { check: r.check }), r.check).toBe({ ok: 0, warn: 1, fail: 2 }[r.status]);
   });
 
@@ -112,5 +113,28 @@ describe('GET /metrics', () => {
     expect(value('idgap_queue_jobs', { task: 'refresh_drivers_index', state: 'runnable' })).toBe(1);
     expect(value('idgap_queue_jobs', { task: 'check_identity_gap_alerts', state: 'runnable' })).toBe(2);
     expect(value('idgap_queue_jobs', { task: 'retry_identity_matching', state: 'runnable' })).toBe(0);
+  });
+
+  it('observes each lead linked after its work-list record once in idgap_lead_link_latency_seconds, however many scrapes', async () => {
+    const histogram = async () => {
+      const f = parsePrometheusTextFormat(await (await api.get('/metrics')).text()).find((x) => x.name === 'idgap_lead_link_latency_seconds')!;
+      return f.metrics[0] as unknown as { buckets: Record<string, string>; count: string; sum: string };
+    };
+    const before = await histogram();
+    const lead = await insertLead(db.pool, { park_phone: '987650001' });
+    await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ($1, now() - interval '3 seconds')`, [lead]);
+    await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ('00000000-0000-7000-8000-00000000a001', 'HIGH')`);
+    await db.pool.query(`insert into canon.identity_links (person_key, source_table, source_pk, match_rule, match_score, confidence_level)
+                         values ('00000000-0000-7000-8000-00000000a001', 'module_ct_cabinet_leads', $1, 'MANUAL', 100, 'HIGH')`, [lead]);
+    const first = await histogram();
+    const second = await histogram();
+    expect(Number(first.count) - Number(before.count)).toBe(1);
+    expect(second.count).toBe(first.count);
+    expect(Number(first.sum) - Number(before.sum)).toBeGreaterThanOrEqual(3);
+    expect(Number(first.sum) - Number(before.sum)).toBeLessThan(60);
+    /* 3 s and a little: above the 2 s bucket, inside the 5 s one. */
+    expect(Number(first.buckets['2']) - Number(before.buckets['2'])).toBe(0);
+    expect(Number(first.buckets['5']) - Number(before.buckets['5'])).toBe(1);
+    expect(Object.keys(first.buckets).sort()).toEqual(['0.5', '1', '2', '5', '10', '20', '30', '60', '120', '300', '600', '+Inf'].sort());
   });
 });

@@ -97,7 +97,8 @@ describe('idgap diagnose --json', () => {
     expect(d.gap).toMatchObject({ total_leads: 2, unresolved: 1, resolved: 1, pct_unresolved: 50 });
     expect(d.freshness.status).toBe('OK');
     expect(d.breakdown).toHaveLength(9);
-    expect(d.health.map((h) => h.check).sort()).toEqual(['drivers_index_freshness', 'gap_trend', 'job_freshness', 'link_without_origin', 'match_flow', 'matched_without_link']);
+    expect(d.health.map((h) => h.check).sort()).toEqual(['drivers_index_freshness', 'gap_trend', 'job_freshness', 'link_without_origin', 'match_flow', 'matched_without_link', 'work_lists_drain']);
+    expect(d.arrival_latency.map((l) => l.period)).toEqual(['1h', '1d']);
     expect(d.trend.find((t) => t.period === '1d')).toMatchObject({ direction: 'down', pct_unresolved_change: -10 });
     expect(d.ok).toBe(true);
   });
@@ -147,6 +148,26 @@ describe('readDiagnosis (the function the API reuses)', () => {
     const healthLines = text.split('HEALTH')[1]!.split('\n\n')[0]!.split('\n').slice(1);
     const statusColumn = healthLines[0]!.indexOf('status');
     expect(healthLines.slice(1).every((l) => /^(OK|WARN|FAIL)/.test(l.slice(statusColumn)))).toBe(true);
+  });
+});
+
+describe('diagnose: arrival latency', () => {
+  it('shows the landed -> linked latency of the last hour and day, in the text and in --json', async () => {
+    await db.pool.query('truncate ops.lead_changes, ops.driver_changes');
+    const { leadId } = await resolvedLead(db.pool, 0);
+    await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ($1, now() - interval '10 minutes')`, [leadId]);
+    await db.pool.query(`update canon.identity_links set linked_at = (select recorded_at from ops.lead_changes where lead_id = $1) + interval '4 seconds' where source_pk = $1`, [leadId]);
+    await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ('waiting-lead', now() - interval '2 hours')`);
+    const d = await readDiagnosis(db.pool);
+    expect(d.arrival_latency).toEqual([
+      { period: '1h', recorded: 1, linked: 1, waiting: 0, p50_seconds: 4, p95_seconds: 4, p99_seconds: 4, max_seconds: 4 },
+      { period: '1d', recorded: 2, linked: 1, waiting: 1, p50_seconds: 4, p95_seconds: 4, p99_seconds: 4, max_seconds: 4 },
+    ]);
+    const text = renderDiagnosis(d);
+    expect(text).toMatch(/ARRIVALS: landed -> linked/);
+    expect(text).toMatch(/last hour {2}1 recorded, 1 linked, 0 waiting; p50 4\.0 s, p95 4\.0 s, p99 4\.0 s/);
+    const r = await idgap('diagnose', '--json');
+    expect(diagnosisSchema.parse(JSON.parse(r.stdout)).arrival_latency[1]).toMatchObject({ recorded: 2, waiting: 1 });
   });
 });
 

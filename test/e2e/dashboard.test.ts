@@ -96,7 +96,7 @@ describe('dashboard', () => {
     expect(chart.width).toBeGreaterThan(300);
     expect(chart.painted).toBeGreaterThan(5000);
 
-    expect(await page.getByTestId('health-rows').locator('tr').count()).toBe(6);
+    expect(await page.getByTestId('health-rows').locator('tr').count()).toBe(7);
     expect(await page.getByTestId('run-rows').locator('tr').count()).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('alert-rows').textContent()).toContain('over_7d_unresolved');
     expect(await page.getByTestId('fail-reason-rows').textContent()).toContain('NO_CANDIDATES');

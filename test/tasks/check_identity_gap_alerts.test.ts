@@ -40,11 +40,11 @@ describe('check_identity_gap_alerts', () => {
     expect(checks.every((l) => (l.status === 'fail' ? l.level === PINO_ERROR : l.level === PINO_WARN))).toBe(true);
     const fails = checks.filter((l) => l.status === 'fail').length;
     const warns = checks.filter((l) => l.status === 'warn').length;
-    expect(summary).toMatchObject({ checks: 6, fail: fails, warn: warns });
+    expect(summary).toMatchObject({ checks: 7, fail: fails, warn: warns });
 
     const run = await lastRun(db.pool, 'check_identity_gap_alerts');
     expect(run).toMatchObject({ state: 'succeeded', trigger: 'sql' });
-    expect(run.stats).toEqual({ checks: 6, fail: fails, warn: warns });
+    expect(run.stats).toEqual({ checks: 7, fail: fails, warn: warns });
   });
 
   it('logs no check line on a healthy system', async () => {
@@ -53,7 +53,7 @@ describe('check_identity_gap_alerts', () => {
     await insertDaily(db.pool, 0, { pct: 0 });
     const { checks, summary } = await runAlerts();
     expect(checks).toEqual([]);
-    expect(summary).toMatchObject({ checks: 6, fail: 0, warn: 0 });
+    expect(summary).toMatchObject({ checks: 7, fail: 0, warn: 0 });
     expect((await lastRun(db.pool, 'check_identity_gap_alerts')).state).toBe('succeeded');
   });
 

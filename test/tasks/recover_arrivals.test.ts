@@ -187,4 +187,41 @@ describe('recover_arrivals', () => {
       await runner.stop();
     }
   });
+
+  it("re-opens a waiting lead by its new keys after the work list recorded their change, and the full refresh by keys it missed", async () => {
+    await insertDriver(db.pool, { driver_id: 'seed', phone: '51900000009', full_name: 'SEMILLA' });
+    await refreshIndex(db.pool);
+    const lead = await insertLead(db.pool, { park_phone: '987000111' });
+    await recoverAll();
+    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'pending', attempt_count: 1 });
+    /* A driver change makes the refresh learn the waiting lead's keys (ops.lead_keys). */
+    await db.pool.query(`update public.drivers set phone = '51900000008' where driver_id = 'seed'`);
+    await driverChanged('seed', 'update');
+    await recoverArrivals();
+    expect((await db.pool.query('select phone_norm from ops.lead_keys where lead_id = $1', [lead])).rows[0]?.phone_norm).toBe('987000111');
+
+    /* The lead's phone changes; the work list records it: the run attempts it and forgets its old keys. */
+    await db.pool.query(`update public.module_ct_cabinet_leads set park_phone = '987000222' where external_id = $1`, [lead]);
+    await leadArrived(lead);
+    await recoverArrivals();
+    expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'pending', attempt_count: 2 });
+    /* A driver with the NEW phone arrives: the lead is re-opened and linked. */
+    await insertDriver(db.pool, { driver_id: 'match', phone: '51987000222', full_name: 'NUEVO' });
+    await driverChanged('match');
+    const run = await recoverArrivals();
+    expect(run.stats).toMatchObject({ reopened: 1, planned: 1 });
+    expect((await linkOf(db.pool, lead))?.person_key).toBe(await driverPerson(db.pool, 'match'));
+
+    /* A key change no work list recorded: the nightly full refresh starts the keys afresh and still finds the lead. */
+    const other = await insertLead(db.pool, { park_phone: '987000333' });
+    await recoverAll();
+    await db.pool.query(`update public.drivers set phone = '51900000007' where driver_id = 'seed'`);
+    await driverChanged('seed', 'update');
+    await recoverArrivals();
+    await db.pool.query(`update public.module_ct_cabinet_leads set park_phone = '987000444' where external_id = $1`, [other]);
+    await insertDriver(db.pool, { driver_id: 'late', phone: '51987000444', full_name: 'TARDE' });
+    await refreshIndex(db.pool);
+    expect(await jobOf(db.pool, other)).toMatchObject({ status: 'pending', attempt_count: 1 });
+    expect((await jobOf(db.pool, other))!.next_attempt_at!.getTime()).toBeLessThanOrEqual(Date.now());
+  });
 });

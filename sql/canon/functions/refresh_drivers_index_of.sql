@@ -146,6 +146,10 @@ begin
   select count(*) into n_total from refresh_drivers_src;
   drop table refresh_drivers_src;
 
+  /* The waiting leads' keys: those it lacks, or (the safety net) all of them again. */
+  if full_refresh or n_changed > 0 then
+    perform ops.refresh_lead_keys(full_refresh);
+  end if;
   n_reopened := ops.reopen_leads_for_changed_drivers();
 
   update canon.drivers_index_state as state

@@ -55,7 +55,7 @@ begin
   grant select on ops.settings, ops.sql_objects, ops.job_triggers to idgap_worker;
   /* The review store (written by the runs) and the decisions (read by them: a rejected pair is never proposed again);
      the arrival work lists (taken by the incremental runs). */
-  grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.driver_changes to idgap_worker;
+  grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.driver_changes, ops.lead_keys to idgap_worker;
   grant select on ops.review_decisions to idgap_worker;
   grant usage, select on all sequences in schema canon, ops to idgap_worker;
   /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */

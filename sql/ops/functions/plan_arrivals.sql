@@ -6,7 +6,8 @@
  *      row taken by a recover_arrivals run that failed within the retention
  *      (killed or disconnected after its take: its leads may not have been
  *      processed; those that were are resolved and simply not planned);
- *   2. refresh the drivers index for the changed drivers only
+ *   2. forget the taken leads' ops.lead_keys (their keys may have changed), and
+ *      refresh the drivers index for the changed drivers only
  *      (canon.refresh_drivers_index_of, which re-opens the pending and failed
  *      leads their old or new keys meet);
  *   3. plan (ops.plan_recovery with p_lead_ids) the taken leads that are in
@@ -57,6 +58,8 @@ begin
   index_updated := 0;
   index_deleted := 0;
   reopened := 0;
+  /* The taken leads' keys may have changed: known again when they next wait (ops.reopen_leads_for_changed_drivers). */
+  delete from ops.lead_keys as keys where keys.lead_id in (select unnest(lead_ids));
   if cardinality(driver_ids) > 0 then
     select * into refreshed from canon.refresh_drivers_index_of(driver_ids);
     index_inserted := refreshed.inserted;

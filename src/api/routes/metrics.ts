@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Gauge, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type pg from 'pg';
 import type { ApiOptions } from '../server.js';
 import { microCache } from '../http.js';
@@ -26,6 +26,41 @@ async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
     pool.query(`select depth.task, depth.state, depth.jobs from ops.v_worker_queue_depth as depth`),
   ]);
   return { gaps: gaps.rows[0], freshness: freshness.rows, health: health.rows, queue: queue.rows };
+}
+
+/** Buckets of idgap_lead_link_latency_seconds: from half a second (an idle worker) to 10 minutes. */
+export const LATENCY_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
+/** Links written within this window before a scrape are read again, so a batch that commits late is still counted. */
+const LATENCY_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * Feeds the latency histogram from ops.v_lead_link_latency, each lead once: a scrape reads the leads linked since
+ * max(process start, now - window) and observes those it has not seen; the seen set keeps the window's leads only.
+ * Leads recorded more than an hour before the scrape are not read (a bounded scan of the work list; the summary
+ * view ops.v_lead_link_latency_summary has the slow ones).
+ */
+export function latencyFeeder(pool: pg.Pool, observe: (seconds: number) => void): () => Promise<void> {
+  const startedAt = Date.now();
+  const seen = new Map<string, number>();
+  return async () => {
+    const since = Math.max(startedAt, Date.now() - LATENCY_WINDOW_MS);
+    const { rows } = await pool.query<{ key: string; linked_ms: number; latency: number }>(
+      `select latency.lead_id || '|' || latency.recorded_at::text as key,
+              (extract(epoch from latency.linked_at) * 1000)::float8 as linked_ms,
+              latency.latency_seconds::float8 as latency
+         from ops.v_lead_link_latency as latency
+        where latency.recorded_at >= now() - interval '1 hour'
+          and latency.state = 'linked'
+          and latency.linked_at >= to_timestamp($1::float8 / 1000)`,
+      [since],
+    );
+    for (const r of rows) {
+      if (seen.has(r.key)) continue;
+      seen.set(r.key, r.linked_ms);
+      observe(r.latency);
+    }
+    for (const [key, linked] of seen) if (linked < since) seen.delete(key);
+  };
 }
 
 /**
@@ -112,6 +147,17 @@ export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions
       for (const r of s.queue) this.set({ task: r.task, state: r.state }, r.jobs);
     },
   });
+
+  const latency: Histogram = new Histogram({
+    name: 'idgap_lead_link_latency_seconds',
+    help: 'Seconds from the moment the work list recorded a lead (ops.lead_changes) to its link, each lead counted once (ops.v_lead_link_latency).',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+    async collect() {
+      await feedLatency();
+    },
+  });
+  const feedLatency = latencyFeeder(pool, (seconds) => latency.observe(seconds));
 
   app.get('/metrics', async (_req, reply) => {
     const body = await registry.metrics();
