@@ -11,10 +11,14 @@ const db = await useTestDatabase();
 
 /*
  * The work lists are filled by the arrival triggers on the raw tables; settle() empties them after a test's set-up,
- * so that a run takes only what the test then changes. leadArrived records a lead by hand (the contract allows it).
+ * so that a run takes only what the test then changes. leadArrived and driverChanged record by hand (the contract
+ * allows it).
  */
 const settle = () => db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
 const leadArrived = (leadId: string) => db.pool.query('insert into ops.lead_changes (lead_id) values ($1)', [leadId]);
+/* A driver recorded by hand besides its trigger's row: a duplicate id in a work list is taken once. */
+const driverChanged = (driverId: string, change: 'insert' | 'update' | 'delete' = 'insert') =>
+  db.pool.query('insert into ops.driver_changes (driver_id, change) values ($1, $2)', [driverId, change]);
 const recoverArrivals = async () => {
   await runJob(db.url, db.pool, 'recover_arrivals', {});
   const run = await lastRun(db.pool, 'recover_arrivals');
@@ -194,6 +198,7 @@ describe('recover_arrivals', () => {
     const lead = await insertLead(db.pool, { park_phone: '987000111' });
     await recoverAll();
     expect(await jobOf(db.pool, lead)).toMatchObject({ status: 'pending', attempt_count: 1 });
+    await settle(); // the full run attempted the inserted lead; its work-list row is not the next run's
     /* A driver change makes the refresh learn the waiting lead's keys (ops.lead_keys). */
     await db.pool.query(`update public.drivers set phone = '51900000008' where driver_id = 'seed'`);
     await driverChanged('seed', 'update');
@@ -215,6 +220,7 @@ describe('recover_arrivals', () => {
     /* A key change no work list recorded: the nightly full refresh starts the keys afresh and still finds the lead. */
     const other = await insertLead(db.pool, { park_phone: '987000333' });
     await recoverAll();
+    await settle();
     await db.pool.query(`update public.drivers set phone = '51900000007' where driver_id = 'seed'`);
     await driverChanged('seed', 'update');
     await recoverArrivals();
