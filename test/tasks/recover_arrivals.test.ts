@@ -230,4 +230,20 @@ describe('recover_arrivals', () => {
     expect(await jobOf(db.pool, other)).toMatchObject({ status: 'pending', attempt_count: 1 });
     expect((await jobOf(db.pool, other))!.next_attempt_at!.getTime()).toBeLessThanOrEqual(Date.now());
   });
+
+  it('plans the leads a killed incremental run took but did not process', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987654321', full_name: 'QUISPE MAMANI ROSA' });
+    await refreshIndex(db.pool);
+    const lead = await insertLead(db.pool, { park_phone: '987654321', first_name: 'Rosa', last_name: 'Quispe' });
+    /* A run that took the lead and planned it, then its process died (no run lock held: abandoned). */
+    const { rows } = await db.pool.query(`insert into ops.job_runs (task, trigger, params) values ('recover_arrivals', 'sql', '{}') returning id`);
+    const killed = rows[0].id;
+    await db.pool.query(`insert into ops.lead_changes (lead_id, run_id, taken_at) values ($1, $2, now())`, [lead, killed]);
+    await db.pool.query(`insert into ops.recovery_queue (run_id, seq, lead_id, has_job, component, batch_no) values ($1, 1, $2, false, 1, 1)`, [killed, lead]);
+    const run = await recoverArrivals();
+    expect(run.stats).toMatchObject({ leads_taken: 0, planned: 1 });
+    expect((await linkOf(db.pool, lead))?.person_key).toBe(await driverPerson(db.pool, 'd1'));
+    expect((await db.pool.query('select state from ops.job_runs where id = $1', [killed])).rows[0].state).toBe('failed');
+    expect((await db.pool.query('select count(*)::int as n from ops.recovery_queue')).rows[0].n).toBe(0);
+  });
 });

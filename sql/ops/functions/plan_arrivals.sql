@@ -11,7 +11,10 @@
  *      (canon.refresh_drivers_index_of, which re-opens the pending and failed
  *      leads their old or new keys meet);
  *   3. plan (ops.plan_recovery with p_lead_ids) the taken leads that are in
- *      the gap and the re-opened leads: the rest of the gap is never read;
+ *      the gap, the re-opened leads, and the leads an incremental run that
+ *      ended without finishing (killed, lost its connection: failed by
+ *      ops.fail_abandoned_runs) left in its queue, so a killed run loses
+ *      nothing it took: the rest of the gap is never read;
  *   4. prune the work-list rows taken longer ago than
  *      arrival_work_list_retention_hours (kept that long for the latency view).
  * A taken lead already resolved is not planned (it is simply done). The caller
@@ -68,6 +71,12 @@ begin
     reopened := refreshed.reopened;
     select lead_ids || coalesce(array_agg(leads.lead_id), '{}') into lead_ids from pg_temp.reopened_leads as leads;
   end if;
+
+  /* What an incremental run that did not finish left in its queue (ops.plan_recovery clears those rows next). */
+  select lead_ids || coalesce(array_agg(queue.lead_id), '{}') into lead_ids
+  from ops.recovery_queue as queue
+  join ops.job_runs as runs on runs.id = queue.run_id
+  where runs.task = 'recover_arrivals' and runs.state <> 'running';
 
   planned := 0;
   if cardinality(lead_ids) > 0 then

@@ -133,6 +133,17 @@ describe('targeted re-open', () => {
     expect(await due(other)).toBe(false);
   });
 
+  it('re-opens through the first build of an empty index the leads its drivers meet, and no other', async () => {
+    const met = await insertLead(db.pool, { park_phone: '987000001' });
+    const notMet = await insertLead(db.pool, { park_phone: '987000002' });
+    await insertMatchingJob(db.pool, { leadId: met, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
+    await insertMatchingJob(db.pool, { leadId: notMet, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000001' });
+    await full();
+    expect(await due(met)).toBe(true);
+    expect(await due(notMet)).toBe(false);
+  });
+
   it('re-opens by the blocking keys the rule catalogue names, and by no other key', async () => {
     await full();
     const byPlate = await insertLead(db.pool, { asset_plate_number: 'ABC1' });
