@@ -50,7 +50,6 @@ declare
   wait_ms integer := coalesce(ops.setting_integer('review_lock_wait_ms'), 3000);
   old_lock_timeout text := current_setting('lock_timeout');
   v_lead_pk bigint;
-  v_lead_created_at timestamp;
   v_linked_person uuid;
   v_driver_person uuid;
   v_person uuid;
@@ -88,7 +87,7 @@ begin
   end;
   perform set_config('lock_timeout', old_lock_timeout, true);
 
-  select cabinet_leads.id, cabinet_leads.lead_created_at into v_lead_pk, v_lead_created_at
+  select cabinet_leads.id into v_lead_pk
   from public.module_ct_cabinet_leads as cabinet_leads
   where coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = p_lead_id
   order by (cabinet_leads.external_id is not null) desc
