@@ -46,7 +46,8 @@ as $$
                'driver', jsonb_build_object('name', queue.driver_name, 'plate', queue.driver_plate, 'phone_masked', queue.driver_phone_masked,
                                             'hire_date', queue.hire_date, 'park', queue.driver_park),
                'compared', jsonb_build_object('phone_agrees', queue.phone_agrees, 'plate_agrees', queue.plate_agrees,
-                                              'name_similarity', queue.name_similarity, 'days_after_hire', queue.days_after_hire),
+                                              'name_similarity', queue.name_similarity, 'name_agrees', queue.name_agrees,
+                                              'days_after_hire', queue.days_after_hire, 'hire_date_agrees', queue.hire_date_agrees),
                'run_id', queue.run_id, 'evaluated_at', queue.evaluated_at) order by queue.candidate_rank)) as item
     from page
     join queue on queue.lead_id = page.lead_id

@@ -58,7 +58,7 @@ compared as (
   select with_drivers.*,
          canon.norm_phone(with_drivers.park_phone, ops.setting_text('default_country_code')) as lead_phone_norm,
          canon.norm_plate(with_drivers.asset_plate_number) as lead_plate_norm,
-         canon.name_tokens(with_drivers.lead_name) as lead_name_tokens
+         canon.name_similarity(canon.name_tokens(with_drivers.lead_name), with_drivers.driver_name_tokens) as name_similarity
   from with_drivers
 )
 select compared.lead_id,
@@ -81,8 +81,11 @@ select compared.lead_id,
        compared.driver_park_id as driver_park,
        compared.lead_phone_norm = compared.driver_phone_norm as phone_agrees,
        compared.lead_plate_norm = compared.driver_plate_norm as plate_agrees,
-       round(canon.name_similarity(compared.lead_name_tokens, compared.driver_name_tokens), 2) as name_similarity,
+       round(compared.name_similarity, 2) as name_similarity,
+       compared.name_similarity >= ops.setting_numeric('name_similarity_threshold') as name_agrees,
        compared.lead_created_at::date - compared.hire_date as days_after_hire,
+       compared.hire_date - compared.lead_created_at::date
+         between ops.setting_integer('plate_hire_window_days_before') and ops.setting_integer('plate_hire_window_days_after') as hire_date_agrees,
        compared.run_id,
        compared.evaluated_at
 from compared;
@@ -108,6 +111,8 @@ comment on column ops.v_identity_review_queue.driver_park is 'The driver''s park
 comment on column ops.v_identity_review_queue.phone_agrees is 'The normalised phones are equal; null when either is missing.';
 comment on column ops.v_identity_review_queue.plate_agrees is 'The normalised plates are equal; null when either is missing.';
 comment on column ops.v_identity_review_queue.name_similarity is 'Name token similarity (canon.name_similarity, 0-1) of the lead''s and the driver''s names.';
+comment on column ops.v_identity_review_queue.name_agrees is 'The name similarity reaches name_similarity_threshold (the plate rules'' test).';
+comment on column ops.v_identity_review_queue.hire_date_agrees is 'The hire date is inside the plate rules'' window around the lead date (plate_hire_window_days_before/after); null when either date is missing.';
 comment on column ops.v_identity_review_queue.days_after_hire is 'lead_date - hire_date in days (negative: the lead came before the hire).';
 comment on column ops.v_identity_review_queue.run_id is 'ops.job_runs.id of the run that stored the candidate.';
 comment on column ops.v_identity_review_queue.evaluated_at is 'When that run evaluated the lead.';

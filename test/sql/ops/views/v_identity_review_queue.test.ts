@@ -23,10 +23,10 @@ describe('ops.v_identity_review_queue', () => {
       queue_reason: 'REVIEW_BAND', evidence: { plate: { level: 'exact', weight: 9.1 } },
       lead_name: 'ROSA QUISPE MAMANI', driver_name: 'QUISPE MAMANI ROSA', lead_plate: 'ABC 123', driver_plate: 'ABC-123',
       lead_phone_masked: '******000', driver_phone_masked: '********001', lead_park: 'Park One', driver_park: 'park-1',
-      phone_agrees: false, plate_agrees: true, name_similarity: '1.00', days_after_hire: 12,
+      phone_agrees: false, plate_agrees: true, name_similarity: '1.00', name_agrees: true, days_after_hire: 12, hire_date_agrees: true,
     });
     expect(rows[0]).toMatchObject({ lead_date: '2026-11-01', hire_date: '2026-10-20' });
-    expect(rows[1]).toMatchObject({ candidate_rank: 2, driver_id: c.linked, person_key: c.personKey, plate_agrees: false, driver_park: 'park-2' });
+    expect(rows[1]).toMatchObject({ candidate_rank: 2, driver_id: c.linked, person_key: c.personKey, plate_agrees: false, driver_park: 'park-2', hire_date_agrees: false, name_similarity: '0.75', name_agrees: true });
   });
 
   it('never shows a whole phone', async () => {
@@ -92,7 +92,7 @@ describe('ops.review_queue_page', () => {
       lead: { name: 'ROSA QUISPE MAMANI', plate: 'ABC 123', phone_masked: '******000', date: '2026-11-01', park: 'Park One' },
       candidates: [
         { candidate_rank: 1, score: 82, driver: { name: 'QUISPE MAMANI ROSA', plate: 'ABC-123', hire_date: '2026-10-20', park: 'park-1' },
-          compared: { plate_agrees: true, phone_agrees: false, name_similarity: 1, days_after_hire: 12 } },
+          compared: { plate_agrees: true, phone_agrees: false, name_similarity: 1, name_agrees: true, days_after_hire: 12, hire_date_agrees: true } },
         { candidate_rank: 2, score: 55 },
       ],
     });
