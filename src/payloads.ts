@@ -91,3 +91,14 @@ export const snapshotParamsSchema = z.object({ date: isoDate.optional() }).stric
 /** refresh_drivers_index and check_identity_gap_alerts take no parameters. */
 export const refreshParamsSchema = z.object({}).strict();
 export const alertsParamsSchema = z.object({}).strict();
+
+/** A reviewer's decision on a lead of the review queue (POST /api/v1/ops/identity-review/{lead_id}/decisions, `idgap review accept|reject`). */
+export const reviewDecisionSchema = z
+  .object({
+    driver: z.string().trim().min(1, { message: 'must name the candidate driver (driver_id)' }).max(200, { message: 'must be at most 200 characters' }),
+    decision: z.enum(['accept', 'reject'], { message: 'must be accept or reject' }),
+    reviewer: z.string().trim().min(1, { message: 'must name who decides' }).max(200, { message: 'must be at most 200 characters' }),
+    note: z.string().max(2000, { message: 'must be at most 2000 characters' }).nullish(),
+  })
+  .strict();
+export type ReviewDecisionInput = z.infer<typeof reviewDecisionSchema>;

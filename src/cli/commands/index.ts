@@ -5,6 +5,7 @@ import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerDiagnose } from './diagnose.js';
+import { registerReview } from './review.js';
 import { registerImport } from './import.js';
 import { registerGenerate } from './generate.js';
 import { registerDemo } from './demo.js';
@@ -19,6 +20,7 @@ export const commands: Array<(program: Command) => void> = [
   registerRefresh,
   registerSnapshot,
   registerDiagnose,
+  registerReview,
   registerImport,
   registerGenerate,
   registerDemo,
