@@ -156,11 +156,11 @@
       const r = await api('POST', `/api/v1/ops/identity-review/${encodeURIComponent(leadId)}/decisions`,
         { driver: driverId, decision, reviewer: reviewer(), ...(note ? { note } : {}) });
       $('review-note').value = '';
-      message('review-error', '');
+      /* The queue is read again first, so that the page shows what the message says. */
+      await load();
       message('review-message', decision === 'accept'
         ? `Accepted: lead ${r.lead_id} linked to driver ${r.driver_id}'s person ${r.person_key}${r.person_created ? ' (new person)' : ''}.`
         : `Rejected: lead ${r.lead_id} and driver ${r.driver_id} will never be linked.`);
-      await load();
     } catch (e) {
       if (e.auth) return showLogin(e.message);
       message('review-message', '');
