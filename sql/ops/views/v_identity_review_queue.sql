@@ -15,7 +15,14 @@
  * (ops.apply_grants); the API reads it through ops.review_queue_page.
  */
 create or replace view ops.v_identity_review_queue as
-with candidates as (
+with settings as (
+  /* Read once per query, not once per row. */
+  select ops.setting_text('default_country_code') as country_code,
+         ops.setting_numeric('name_similarity_threshold') as name_threshold,
+         ops.setting_integer('plate_hire_window_days_before') as window_before,
+         ops.setting_integer('plate_hire_window_days_after') as window_after
+),
+candidates as (
   select candidates.lead_id, candidates.candidate_rank, candidates.driver_id, candidates.match_rule, candidates.score,
          candidates.evidence, candidates.queue_reason, candidates.run_id, candidates.evaluated_at
   from ops.lead_candidates as candidates
@@ -30,18 +37,11 @@ open_candidates as (
                       and decisions.decision = 'reject')
 ),
 with_leads as (
+  /* lead_id is unique (000007): a plain join on its index. */
   select open_candidates.*, leads.lead_created_at, leads.park_phone, leads.asset_plate_number, leads.park_name,
          nullif(concat_ws(' ', leads.first_name, leads.middle_name, leads.last_name), '') as lead_name
   from open_candidates
-  cross join lateral (
-    select cabinet_leads.lead_created_at, cabinet_leads.park_phone, cabinet_leads.asset_plate_number, cabinet_leads.park_name,
-           cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name
-    from public.module_ct_cabinet_leads as cabinet_leads
-    where coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = open_candidates.lead_id
-    /* lead_id is unique (000007); the external id wins, as everywhere a lead is read. */
-    order by (cabinet_leads.external_id is not null) desc
-    limit 1
-  ) as leads
+  join public.module_ct_cabinet_leads as leads on coalesce(leads.external_id, leads.id::text) = open_candidates.lead_id
 ),
 with_drivers as (
   select with_leads.*, drivers.park_id as driver_park_id, drivers.phone as driver_phone, drivers.car_number as driver_plate,
@@ -55,11 +55,12 @@ with_drivers as (
     on driver_links.source_pk = with_leads.driver_id and driver_links.source_table = 'drivers'
 ),
 compared as (
-  select with_drivers.*,
-         canon.norm_phone(with_drivers.park_phone, ops.setting_text('default_country_code')) as lead_phone_norm,
+  select with_drivers.*, settings.name_threshold, settings.window_before, settings.window_after,
+         canon.norm_phone(with_drivers.park_phone, settings.country_code) as lead_phone_norm,
          canon.norm_plate(with_drivers.asset_plate_number) as lead_plate_norm,
          canon.name_similarity(canon.name_tokens(with_drivers.lead_name), with_drivers.driver_name_tokens) as name_similarity
   from with_drivers
+  cross join settings
 )
 select compared.lead_id,
        row_number() over (partition by compared.lead_id order by compared.candidate_rank)::integer as candidate_rank,
@@ -82,10 +83,10 @@ select compared.lead_id,
        compared.lead_phone_norm = compared.driver_phone_norm as phone_agrees,
        compared.lead_plate_norm = compared.driver_plate_norm as plate_agrees,
        round(compared.name_similarity, 2) as name_similarity,
-       compared.name_similarity >= ops.setting_numeric('name_similarity_threshold') as name_agrees,
+       compared.name_similarity >= compared.name_threshold as name_agrees,
        compared.lead_created_at::date - compared.hire_date as days_after_hire,
        compared.hire_date - compared.lead_created_at::date
-         between ops.setting_integer('plate_hire_window_days_before') and ops.setting_integer('plate_hire_window_days_after') as hire_date_agrees,
+         between compared.window_before and compared.window_after as hire_date_agrees,
        compared.run_id,
        compared.evaluated_at
 from compared;
