@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:0683c92c9403852113a3f90c753aba1eba25577c
+--! Hash: sha1:6d86f090587f039487fa5815c3086e3d774cde6d
 --! Message: near-key rules R4, R5, R6, Fellegi-Sunter match weights, the drivers' key variants and the REVIEW_BAND reason
 
 /*
@@ -107,23 +107,25 @@ comment on column ops.match_weights.m_pairs is 'How many linked pairs m was esti
 comment on column ops.match_weights.u_pairs is 'How many random pairs u was estimated from (null for a default).';
 comment on column ops.match_weights.estimated_at is 'When m and u were set.';
 
+/* Defaults near what ops.estimate_match_weights finds on generated data (20,000 leads and drivers), the prior for about
+   a million drivers; hire_date is given a little weight (generated hire dates carry none, a fleet's do). */
 insert into ops.match_weights (field, level, m, u, method) values
   ('prior', 'any', 0.000001, 0.999999, 'default'),
   ('phone', 'exact', 0.9, 0.000001, 'default'),
   ('phone', 'one_edit', 0.03, 0.00001, 'default'),
   ('phone', 'different', 0.07, 0.999989, 'default'),
   ('phone', 'missing', 1, 1, 'default'),
-  ('plate', 'exact', 0.9, 0.000001, 'default'),
+  ('plate', 'exact', 0.95, 0.000001, 'default'),
   ('plate', 'look_alike', 0.01, 0.000002, 'default'),
   ('plate', 'one_edit', 0.03, 0.00001, 'default'),
-  ('plate', 'different', 0.06, 0.999987, 'default'),
+  ('plate', 'different', 0.01, 0.999987, 'default'),
   ('plate', 'missing', 1, 1, 'default'),
-  ('name', 'exact', 0.9, 0.001, 'default'),
+  ('name', 'exact', 0.75, 0.00005, 'default'),
   ('name', 'one_edit', 0.08, 0.0002, 'default'),
-  ('name', 'different', 0.02, 0.9988, 'default'),
+  ('name', 'different', 0.17, 0.99975, 'default'),
   ('name', 'missing', 1, 1, 'default'),
-  ('hire_date', 'exact', 0.9, 0.2, 'default'),
-  ('hire_date', 'different', 0.1, 0.8, 'default'),
+  ('hire_date', 'exact', 0.6, 0.2, 'default'),
+  ('hire_date', 'different', 0.4, 0.8, 'default'),
   ('hire_date', 'missing', 1, 1, 'default'),
   ('park', 'exact', 0.5, 0.125, 'default'),
   ('park', 'different', 0.5, 0.875, 'default'),

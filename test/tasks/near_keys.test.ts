@@ -36,9 +36,11 @@ describe('retry_identity_matching: rule R4_PLATE_NEAR', () => {
     await refreshIndex(db.pool);
     await recover();
     const link = await linkOf(db.pool, lead);
-    expect(link).toMatchObject({ match_rule: 'R4_PLATE_NEAR', confidence_level: 'MEDIUM' });
+    expect(link?.match_rule).toBe('R4_PLATE_NEAR');
     expect(link!.person_key).toBe(await driverPerson(db.pool, 'd1'));
     expect(link!.match_score).toBeGreaterThanOrEqual(90);
+    /* Confidence follows from the thresholds: HIGH at or above match_high_confidence_threshold (99), else MEDIUM. */
+    expect(link!.confidence_level).toBe(link!.match_score >= 99 ? 'HIGH' : 'MEDIUM');
     const match = (link!.evidence as any).rules.R4_PLATE_NEAR.match;
     expect(match.score).toBe(link!.match_score);
     expect(Object.keys(match.fields).sort()).toEqual(['hire_date', 'name', 'park', 'phone', 'plate']);
