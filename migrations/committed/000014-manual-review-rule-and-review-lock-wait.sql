@@ -1,5 +1,5 @@
---! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:6f7e7935edf927d5216eb39db82415cf5e1ef637
+--! Previous: sha1:6d86f090587f039487fa5815c3086e3d774cde6d
+--! Hash: sha1:30e8f5a42a93bc686ca7e4e59cfd36ec0a12dec6
 --! Message: the manual review rule and the review lock wait
 
 /*
