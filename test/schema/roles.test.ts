@@ -65,7 +65,7 @@ describe('idgap_reader', () => {
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'v') and n.nspname in ('public', 'canon', 'ops', 'graphile_worker')
         and has_table_privilege('idgap_reader', c.oid, 'select') and has_schema_privilege('idgap_reader', n.oid, 'usage')`);
-    expect(readable.map((r) => r.name).sort()).toEqual([...OPS_VIEWS, 'ops.identity_gap_daily', 'ops.job_runs', 'ops.match_rules', 'ops.settings'].sort());
+    expect(readable.map((r) => r.name).sort()).toEqual([...OPS_VIEWS, 'ops.identity_gap_daily', 'ops.job_runs', 'ops.match_rules', 'ops.match_weights', 'ops.settings'].sort());
     for (const { name } of readable) {
       const result = await asRole('idgap_reader', `select * from ${name}`);
       expect(result.rows, name).toBeDefined();

@@ -108,8 +108,11 @@ describe('reject', () => {
     await decide(c.lead, c.unlinked, 'reject');
     await recover();
     await recover();
-    expect(await linkOf(db.pool, c.lead)).toBeUndefined();
+    // The rejected driver never gets the lead (no person is even created for it); another candidate may.
     expect(await driverPerson(db.pool, c.unlinked)).toBeUndefined();
+    const link = await linkOf(db.pool, c.lead);
+    expect(link?.evidence.driver_id).not.toBe(c.unlinked);
+    expect(await rowsOf(db.pool, 'select * from ops.lead_candidates where driver_id = $1', [c.unlinked])).toEqual([]);
     expect(await rowsOf(db.pool, 'select driver_id from ops.v_identity_review_queue where driver_id = $1', [c.unlinked])).toEqual([]);
   });
 
