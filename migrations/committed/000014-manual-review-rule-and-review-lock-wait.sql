@@ -1,5 +1,5 @@
 --! Previous: sha1:6d86f090587f039487fa5815c3086e3d774cde6d
---! Hash: sha1:30e8f5a42a93bc686ca7e4e59cfd36ec0a12dec6
+--! Hash: sha1:83a66ff1e77e92c724d97fb7f32b2b1b80f6a8f8
 --! Message: the manual review rule and the review lock wait
 
 /*
@@ -17,6 +17,7 @@ set score = 100,
     description = 'A lead a reviewer linked to a candidate driver''s person (ops.review_decide accept): score 100, HIGH, since a person decided; the candidate''s score and evidence as shown and the reviewer are in the link''s evidence.'
 where match_rule = 'MANUAL_REVIEW';
 
+comment on column ops.match_rules.kind is 'match (a matching rule of the recovery), driver (a driver''s link to the person made for it), manual (by a person, outside the review), repair (origin derived again for a linked lead), review (a lead a reviewer accepted: ops.review_decide).';
 comment on column canon.identity_links.match_rule is 'The rule that linked: a row of ops.match_rules (R1_PHONE_EXACT, R3_PLATE_NAME, R3B_PLATE_NAME_ANY_DATE, DRIVER_MATCH, MANUAL, MANUAL_REVIEW).';
 
 /*
