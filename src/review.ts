@@ -102,6 +102,12 @@ export async function decideReview(
 const mark = (agrees: boolean | null | undefined) => (agrees === true ? '=' : agrees === false ? '≠' : '?');
 const show = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
 const clip = (s: string, width: number) => (s.length > width ? `${s.slice(0, width - 1)}…` : s);
+/** The levels of the engine's evidence (evidence.fields: field -> {level, weight}), e.g. "plate one_edit, name exact". */
+const levels = (evidence: unknown) => {
+  const fields = (evidence as { fields?: Record<string, { level?: string }> } | null)?.fields;
+  if (!fields || typeof fields !== 'object') return '-';
+  return Object.entries(fields).map(([field, v]) => `${field} ${show(v?.level)}`).join(', ') || '-';
+};
 
 /** One line per lead: its best candidate, score and reason. */
 export function renderReviewList(page: ReviewPage): string {
@@ -132,6 +138,7 @@ export function renderReviewLead(item: ReviewItem): string {
     ['phone', show(item.lead.phone_masked), item.candidates.map((c) => `${mark(c.compared.phone_agrees)} ${show(c.driver.phone_masked)}`)],
     ['lead / hire date', show(item.lead.date), item.candidates.map((c) => `${mark(c.compared.hire_date_agrees)} ${hire(c)}`)],
     ['park', show(item.lead.park), item.candidates.map((c) => `  ${show(c.driver.park)}`)],
+    ['evidence', '', item.candidates.map((c) => `  ${levels(c.evidence)}`)],
     ['person', '', item.candidates.map((c) => `  ${c.person_key ?? 'none yet (accept creates it)'}`)],
   ];
   const out = rows.map(([label, lead, cells]) =>

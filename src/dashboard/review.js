@@ -64,10 +64,13 @@
     return el('td', { className: kind, dataset: { agrees: kind } }, [el('span', { className: `mark mark-${kind}`, textContent: symbol }), show(text)]);
   }
 
+  /** The engine's evidence: each compared field's level and weight (evidence.fields), then the total weight. */
   function evidenceText(evidence) {
     if (!evidence || typeof evidence !== 'object') return show(evidence);
-    const parts = Object.entries(evidence).map(([field, v]) =>
-      v && typeof v === 'object' && 'level' in v ? `${field}: ${v.level}${v.weight !== undefined ? ` (${v.weight})` : ''}` : `${field}: ${JSON.stringify(v)}`);
+    const fields = evidence.fields && typeof evidence.fields === 'object' ? evidence.fields : {};
+    const parts = Object.entries(fields).map(([field, v]) =>
+      v && typeof v === 'object' ? `${field}: ${show(v.level)}${v.weight !== undefined ? ` (${v.weight})` : ''}` : `${field}: ${show(v)}`);
+    if (evidence.weight !== undefined) parts.push(`total weight ${evidence.weight}`);
     return parts.length ? parts.join(' · ') : '–';
   }
 

@@ -55,6 +55,7 @@ describe('idgap review (the real binary)', () => {
     expect(line('name')).toMatch(/ROSA QUISPE MAMANI\s+= QUISPE MAMANI ROSA \(1\)/);
     expect(line('lead / hire date')).toMatch(/2026-11-01\s+= 2026-10-20 \(\+12 d\)\s+≠ 2025-01-01/);
     expect(line('person')).toContain(c.personKey);
+    expect(line('evidence')).toMatch(/name one_edit, plate exact\s+name one_edit, plate exact/);
     expect(r.stdout).not.toContain('987001000');
     expect(JSON.parse((await idgap('review', 'show', c.lead, '--json')).stdout)).toMatchObject({ lead_id: c.lead });
   });

@@ -82,6 +82,7 @@ describe('the Review page', () => {
     expect(byLabel.phone).toEqual(['******000', 'disagree', 'disagree']);
     expect(byLabel.name).toEqual(['ROSA QUISPE MAMANI', 'agree', 'agree']);
     expect(byLabel['lead date / hire date']).toEqual(['2026-11-01', 'agree', 'disagree']);
+    expect(byLabel.evidence).toEqual(['', 'name: one_edit (3.2) · plate: exact (9.1) · total weight 12.3', 'name: one_edit (3.2) · plate: exact (9.1) · total weight 12.3']);
     expect(await page.locator('#review-compare').textContent()).not.toContain('987001000');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'review.png'), fullPage: true });

@@ -13,7 +13,7 @@ export async function addCandidate(
     `insert into ops.lead_candidates (lead_id, candidate_rank, driver_id, person_key, match_rule, score, evidence, queue_reason)
      values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
     [c.lead, c.rank, c.driver, c.personKey ?? null, c.rule ?? 'R3_PLATE_NAME', c.score,
-     JSON.stringify(c.evidence ?? { plate: { level: 'exact', weight: 9.1 }, name: { level: 'one_edit', weight: 3.2 } }), c.reason ?? 'REVIEW_BAND'],
+     JSON.stringify(c.evidence ?? { fields: { plate: { level: 'exact', weight: 9.1 }, name: { level: 'one_edit', weight: 3.2 } }, weight: 12.3, score: c.score }), c.reason ?? 'REVIEW_BAND'],
   );
 }
 

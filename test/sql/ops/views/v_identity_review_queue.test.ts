@@ -20,7 +20,7 @@ describe('ops.v_identity_review_queue', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
       lead_id: c.lead, candidate_rank: 1, driver_id: c.unlinked, person_key: null, score: 82, match_rule: 'R3_PLATE_NAME',
-      queue_reason: 'REVIEW_BAND', evidence: { plate: { level: 'exact', weight: 9.1 } },
+      queue_reason: 'REVIEW_BAND', evidence: { fields: { plate: { level: 'exact', weight: 9.1 } } },
       lead_name: 'ROSA QUISPE MAMANI', driver_name: 'QUISPE MAMANI ROSA', lead_plate: 'ABC 123', driver_plate: 'ABC-123',
       lead_phone_masked: '******000', driver_phone_masked: '********001', lead_park: 'Park One', driver_park: 'park-1',
       phone_agrees: false, plate_agrees: true, name_similarity: '1.00', name_agrees: true, days_after_hire: 12, hire_date_agrees: true,
