@@ -12,9 +12,12 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select (select count(*) from ops.v_identity_review_queue as queue where queue.candidate_rank = 1),
-         (select count(*) from ops.v_identity_review_queue as queue),
-         (select count(*) from ops.review_decisions as decisions where decisions.decision = 'accept'),
-         (select count(*) from ops.review_decisions as decisions where decisions.decision = 'reject')
+  /* One pass over the queue's keys (the view's names and similarities are not computed for a count). */
+  select queue.leads, queue.candidates, decisions.accepted, decisions.rejected
+  from (select count(*) filter (where queue.candidate_rank = 1) as leads, count(*) as candidates
+        from ops.v_identity_review_queue as queue) as queue
+  cross join (select count(*) filter (where decisions.decision = 'accept') as accepted,
+                     count(*) filter (where decisions.decision = 'reject') as rejected
+              from ops.review_decisions as decisions) as decisions
 $$;
 comment on function ops.review_summary() is 'The leads and candidates in the review queue and the decisions taken (accepted, rejected), counts only. Security definer; granted to idgap_reader.';

@@ -143,6 +143,17 @@ describe('refusals', () => {
     expect(await rowsOf(db.pool, 'select count(*)::int as n from ops.review_decisions')).toEqual([{ n: 1 }]);
   });
 
+  it('lets one of two simultaneous accepts of a lead through and refuses the other', async () => {
+    const c = await seedReviewCase(db.pool);
+    const results = await Promise.allSettled([decide(c.lead, c.unlinked, 'accept', 'ana'), decide(c.lead, c.linked, 'accept', 'luis')]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: '55000' });
+    expect(await rowsOf(db.pool, `select count(*)::int as n from canon.identity_links where source_table = 'module_ct_cabinet_leads' and source_pk = $1`, [c.lead]))
+      .toEqual([{ n: 1 }]);
+    expect(await rowsOf(db.pool, 'select count(*)::int as n from ops.review_decisions')).toEqual([{ n: 1 }]);
+    await expectInvariants(db.pool);
+  });
+
   it('refuses to accept a pair that was rejected', async () => {
     const c = await seedReviewCase(db.pool);
     await decide(c.lead, c.unlinked, 'reject');
