@@ -1,5 +1,5 @@
---! Previous: sha1:6d86f090587f039487fa5815c3086e3d774cde6d
---! Hash: sha1:83a66ff1e77e92c724d97fb7f32b2b1b80f6a8f8
+--! Previous: sha1:88535d25263655027d180fdda74183c868ba2bbc
+--! Hash: sha1:0fea22c25a878c9abc2b93436ad3ff0ccdba589a
 --! Message: the manual review rule and the review lock wait
 
 /*
