@@ -94,3 +94,14 @@ export const alertsParamsSchema = z.object({}).strict();
 
 /** recover_arrivals (the incremental run, queued per burst of arrivals) takes no parameters: its work is the work lists. */
 export const arrivalsParamsSchema = z.object({}).strict();
+
+/** A reviewer's decision on a lead of the review queue (POST /api/v1/ops/identity-review/{lead_id}/decisions, `idgap review accept|reject`). */
+export const reviewDecisionSchema = z
+  .object({
+    driver: z.string().trim().min(1, { message: 'must name the candidate driver (driver_id)' }).max(200, { message: 'must be at most 200 characters' }),
+    decision: z.enum(['accept', 'reject'], { message: 'must be accept or reject' }),
+    reviewer: z.string().trim().min(1, { message: 'must name who decides' }).max(200, { message: 'must be at most 200 characters' }),
+    note: z.string().max(2000, { message: 'must be at most 2000 characters' }).nullish(),
+  })
+  .strict();
+export type ReviewDecisionInput = z.infer<typeof reviewDecisionSchema>;

@@ -8,6 +8,7 @@ import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerGapRoutes } from './routes/gaps.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerReviewRoutes } from './routes/review.js';
 
 export interface ApiOptions {
   pool: pg.Pool;
@@ -81,6 +82,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerGapRoutes(app, opts);
   registerJobRoutes(app, opts);
   registerMetricsRoutes(app, opts);
+  registerReviewRoutes(app, opts);
   registerDashboardRoutes(app);
   return app;
 }

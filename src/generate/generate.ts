@@ -1,7 +1,10 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Faker, base, es } from '@faker-js/faker';
-import { expectedOutcome, nameSimilarity, nameTokens, THRESHOLD, type Expected, type ModelDriver, type ModelLead } from './rules.js';
+import {
+  DISAGREE, expectedOutcome, fuzzyNameSimilarity, LOOKALIKES, nameSimilarity, nameTokens, THRESHOLD,
+  type Expected, type KeyEdit, type ModelDriver, type ModelLead, type NearRule,
+} from './rules.js';
 
 /**
  * Synthetic CSVs for docs/synthetic-data.md, deterministic for a seed and streamed to disk with
@@ -34,8 +37,25 @@ export const PLANTED_CASES = [
   'no_true_driver',
   'window_hides_older_driver',
   'no_lead_date_weak_name',
+  // Typing errors (issue 16): the lead's truth is its true driver, which only the near-key rules can find.
+  'typo_plate_substitution',
+  'typo_plate_lookalike',
+  'typo_plate_transposition',
+  'typo_phone_digit',
+  'typo_phone_swap',
+  'typo_name_plate_exact',
+  // Near-key traps: a near key that must not link, or must not be confused with the true driver.
+  'trap_near_plate_other_name',
+  'trap_near_phone_other_name',
+  'trap_namesakes_near_plate',
+  'trap_namesakes_near_phone',
+  'trap_exact_beats_near',
+  'trap_near_breaks_no_tie',
 ] as const;
 export type PlantedCase = (typeof PLANTED_CASES)[number];
+/** The typo cases (named typo_*) and the near-key traps (named trap_*), which bench/quality sums up. */
+export const TYPO_CASES = PLANTED_CASES.filter((c) => c.startsWith('typo_'));
+export const TRAP_CASES = PLANTED_CASES.filter((c) => c.startsWith('trap_'));
 
 /** Share of leads per case (unique_phone takes the rest). Most leads are ordinary, so precision and recall mean something. */
 const WEIGHTS: Array<[PlantedCase, number]> = [
@@ -55,6 +75,19 @@ const WEIGHTS: Array<[PlantedCase, number]> = [
   ['no_true_driver', 0.035],
   ['window_hides_older_driver', 0.005],
   ['no_lead_date_weak_name', 0.005],
+  /* 0.5 % each: about 500 leads per typo case and per trap at 100k. */
+  ['typo_plate_substitution', 0.005],
+  ['typo_plate_lookalike', 0.005],
+  ['typo_plate_transposition', 0.005],
+  ['typo_phone_digit', 0.005],
+  ['typo_phone_swap', 0.005],
+  ['typo_name_plate_exact', 0.005],
+  ['trap_near_plate_other_name', 0.005],
+  ['trap_near_phone_other_name', 0.005],
+  ['trap_namesakes_near_plate', 0.005],
+  ['trap_namesakes_near_phone', 0.005],
+  ['trap_exact_beats_near', 0.005],
+  ['trap_near_breaks_no_tie', 0.005],
 ];
 
 /** Drivers a case creates besides background drivers. */
@@ -62,7 +95,10 @@ const DRIVERS_NEEDED: Record<PlantedCase, number> = {
   unique_phone: 1, plate_name: 1, plate_reordered_name: 1, phone_other_park: 1, hire_out_of_window: 1, no_lead_date: 1,
   two_leads_one_person: 1, shared_phone: 2, plate_weak_name: 1, two_drivers_one_plate: 2, rules_disagree: 2,
   link_without_origin: 1, origin_wrong_lead: 1, missing_keys: 1, no_true_driver: 0, window_hides_older_driver: 2,
-  no_lead_date_weak_name: 1,
+  no_lead_date_weak_name: 1, typo_plate_substitution: 1, typo_plate_lookalike: 1, typo_plate_transposition: 1,
+  typo_phone_digit: 1, typo_phone_swap: 1, typo_name_plate_exact: 1, trap_near_plate_other_name: 1,
+  trap_near_phone_other_name: 1, trap_namesakes_near_plate: 2, trap_namesakes_near_phone: 2, trap_exact_beats_near: 2,
+  trap_near_breaks_no_tie: 2,
 };
 
 export interface GenerateOptions {
@@ -368,11 +404,121 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     };
     return { first: style(first), middle: style(middle), last: style(last) };
   };
+  /* Disagreeing even with one edit per token (DISAGREE), so that the near-key rules cannot turn it into a link either. */
   const otherName = (p: Person): { first: string; middle: string; last: string } => {
     for (;;) {
       const q = newPerson(1);
-      if (nameSimilarity(fullTokens(q), fullTokens(p)) < 0.4) return { first: q.given[0]!, middle: '', last: q.surnames.join(' ') };
+      if (fuzzyNameSimilarity(fullTokens(q), fullTokens(p)) < DISAGREE) return { first: q.given[0]!, middle: '', last: q.surnames.join(' ') };
     }
+  };
+  const fullName = (p: Person) => ({ first: p.given.join(' '), middle: '', last: p.surnames.join(' ') });
+
+  /*
+   * Near keys (issue 16). A typo lead's key is one edit from its driver's and must equal no driver's key, or the
+   * truth would not be exact. Driver keys come from counters through bijections, so a key is (or will be) a
+   * driver's exactly when its preimage is below the number of drivers (no counter passes it: one draw per driver at
+   * most), or when a trap gave it to a driver by hand (driverKeys). Keys given to drivers by hand also avoid every
+   * typo key already given to a lead (leadKeys).
+   */
+  const modInverse = (a: number, m: number): bigint => {
+    let [r0, r1, s0, s1] = [BigInt(m), BigInt(a), 0n, 1n];
+    while (r1 !== 0n) {
+      const q = r0 / r1;
+      [r0, r1, s0, s1] = [r1, r0 - q * r1, s1, s0 - q * s1];
+    }
+    return ((s0 % BigInt(m)) + BigInt(m)) % BigInt(m);
+  };
+  const unpermuter = (a: number, b: number, m: number) => {
+    const ainv = modInverse(a, m), mm = BigInt(m), bb = BigInt(b);
+    return (k: number) => Number((((BigInt(k) - bb) % mm + mm) % mm * ainv) % mm);
+  };
+  const phoneIndex = unpermuter(48271, seedMix % 100_000_000, 100_000_000);
+  const plate1Index = unpermuter(48271, seedMix % 17_576_000, 17_576_000);
+  const plate2Index = unpermuter(48271, seedMix % 6_760_000, 6_760_000);
+  const letter = (c: string) => LETTERS.indexOf(c);
+  const driverKeys = { plate: new Set<string>(), phone: new Set<string>() };
+  const leadKeys = { plate: new Set<string>(), phone: new Set<string>() };
+  const driverHas = {
+    plate: (p: string): boolean => {
+      if (/^[A-Z]{3}\d{3}$/.test(p)) {
+        if (plate1Index((letter(p[0]!) * 676 + letter(p[1]!) * 26 + letter(p[2]!)) * 1000 + Number(p.slice(3))) < opts.drivers) return true;
+      } else if (/^[A-Z]\d[A-Z]\d{3}$/.test(p)) {
+        if (plate2Index(letter(p[0]!) * 260_000 + Number(p[1]) * 26_000 + letter(p[2]!) * 1000 + Number(p.slice(3))) < opts.drivers) return true;
+      }
+      return driverKeys.plate.has(p);
+    },
+    phone: (p: string): boolean => (/^9\d{8}$/.test(p) && phoneIndex(Number(p.slice(1))) < opts.drivers) || driverKeys.phone.has(p),
+  };
+  const otherOfClass = (c: string) => {
+    const pool = c >= '0' && c <= '9' ? '0123456789' : LETTERS;
+    for (;;) {
+      const x = pool[int(pool.length)]!;
+      if (x !== c) return x;
+    }
+  };
+  /** Every key one edit of `kind` from `key`, editing from position `from` on (a phone keeps its leading 9). */
+  const variants = (what: 'plate' | 'phone', key: string, kind: KeyEdit): string[] => {
+    const out: string[] = [];
+    for (let i = what === 'phone' ? 1 : 0; i < key.length; i++) {
+      const c = key[i]!;
+      if (kind === 'transposition') {
+        if (i + 1 < key.length && c !== key[i + 1]) out.push(key.slice(0, i) + key[i + 1]! + c + key.slice(i + 2));
+      } else if (kind === 'lookalike') {
+        if (LOOKALIKES[c]) out.push(key.slice(0, i) + LOOKALIKES[c] + key.slice(i + 1));
+      } else {
+        for (const x of c >= '0' && c <= '9' ? '0123456789' : LETTERS) if (x !== c) out.push(key.slice(0, i) + x + key.slice(i + 1));
+      }
+    }
+    return out;
+  };
+  const noDriverHas = (what: 'plate' | 'phone') => (k: string) => !driverHas[what](k);
+  const hasFree = (what: 'plate' | 'phone', key: string, kind: KeyEdit) => variants(what, key, kind).some(noDriverHas(what));
+  const nearKey = (what: 'plate' | 'phone', key: string, kind: KeyEdit, free: (k: string) => boolean): string => {
+    const all = variants(what, key, kind);
+    for (let tries = 0; tries < 8 && all.length; tries++) {
+      const k = pick(all);
+      if (free(k)) return k;
+    }
+    const options = all.filter(free); // rarely needed: most variants are free
+    if (!options.length) throw new Error(`generate: found no ${what} one ${kind} from ${key} that no driver has`);
+    return pick(options);
+  };
+  /** A typo of a driver's key, given to a lead: no driver has it. */
+  const leadNearKey = (what: 'plate' | 'phone', key: string, kind: KeyEdit): string => {
+    const k = nearKey(what, key, kind, noDriverHas(what));
+    leadKeys[what].add(k);
+    return k;
+  };
+  /** A key one edit from `key`, given to a trap's driver by hand: no other driver has it, nor any lead as a typo. */
+  const driverNearKey = (what: 'plate' | 'phone', key: string, kind: KeyEdit, also: (k: string) => boolean = () => true): string => {
+    const k = nearKey(what, key, kind, (x) => !driverHas[what](x) && !leadKeys[what].has(x) && also(x));
+    driverKeys[what].add(k);
+    return k;
+  };
+  /**
+   * The driver (not yet written) keeps its key when a typo of `kind` that no driver has exists; otherwise (a plate
+   * without look-alike characters, or whose every look-alike is another driver's plate) it gets a key by hand that has one.
+   */
+  const typoable = (what: 'plate' | 'phone', d: DriverRec, kind: KeyEdit) => {
+    if (!hasFree(what, d[what], kind)) d[what] = driverNearKey(what, d[what], 'substitution', (k) => hasFree(what, k, kind));
+  };
+  const anyPlateEdit = (plate: string): KeyEdit => pick((['substitution', 'lookalike', 'transposition'] as const).filter((kind) => hasFree('plate', plate, kind)));
+  /** The token misspelt by one substitution, insertion, deletion or adjacent transposition; still one name token. */
+  const misspell = (token: string): string => {
+    for (;;) {
+      const i = int(token.length);
+      const r = int(4);
+      const t =
+        r === 0 ? token.slice(0, i) + otherOfClass(token[i]!) + token.slice(i + 1)
+        : r === 1 ? token.slice(0, i) + LETTERS[int(26)]! + token.slice(i)
+        : r === 2 ? token.slice(0, i) + token.slice(i + 1)
+        : i + 1 < token.length ? token.slice(0, i) + token[i + 1]! + token[i]! + token.slice(i + 2) : token;
+      if (t !== token && t.length >= 3 && nameTokens(t).join(' ') === t) return t;
+    }
+  };
+  const styleName = (s: string) => {
+    const r = int(3);
+    return r === 0 ? titleCase(s.toLowerCase()) : r === 1 ? s.toLowerCase() : s;
   };
 
   interface LeadRec {
@@ -420,6 +566,17 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       truthOut.write(`${l.id},${trueDriver ?? ''},${planted},false,,${e.reason}\n`);
     }
     byCase[planted] = (byCase[planted] ?? 0) + 1;
+  };
+  /** A typo lead: recoverable, its truth the true driver, found only by the near-key rule that reads its edited key. */
+  const writeNearTruth = (l: LeadRec, trueDriver: string, planted: PlantedCase, rule: NearRule) => {
+    recoverable += 1;
+    truthOut.write(`${l.id},${trueDriver},${planted},true,${rule},\n`);
+    byCase[planted] = (byCase[planted] ?? 0) + 1;
+  };
+  /** A name close to the driver's (at or above the threshold), as plate_name plants it. */
+  const agreeingName = (l: LeadRec, d: DriverRec, reorder = false) => {
+    l.name = closeName(d.name, reorder);
+    if (nameSimilarity(modelLead(l).tokens, d.tokens) < THRESHOLD) l.name = fullName(d.name);
   };
   const personKey = () => {
     const h = [hex8(rnd() * 2 ** 32), hex8(rnd() * 2 ** 32), hex8(rnd() * 2 ** 32), hex8(rnd() * 2 ** 32)].join('');
@@ -636,6 +793,146 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         l.name = otherName(d.name);
         writeLead(l);
         writeTruth(l, d.driverId, planted, expectedOutcome(modelLead(l), [], [d]));
+        break;
+      }
+      case 'typo_plate_substitution':
+      case 'typo_plate_lookalike':
+      case 'typo_plate_transposition': {
+        /* The stuck lead of issue 16: no phone, a close name, the plate with one character wrong. */
+        const kind: KeyEdit = planted === 'typo_plate_substitution' ? 'substitution' : planted === 'typo_plate_lookalike' ? 'lookalike' : 'transposition';
+        const d = makeDriver({ hireDay: hireInWindow(day) });
+        typoable('plate', d, kind);
+        writeDriver(d);
+        const l = baseLead(day);
+        withoutPhone(l);
+        withPlate(l, leadNearKey('plate', d.plate, kind), d.plateStyle);
+        agreeingName(l, d);
+        l.park = d.park;
+        writeLead(l);
+        writeNearTruth(l, d.driverId, planted, 'R4_PLATE_NEAR');
+        break;
+      }
+      case 'typo_phone_digit':
+      case 'typo_phone_swap': {
+        /* No plate, a close name, the phone with one digit wrong or two adjacent digits swapped. */
+        const kind: KeyEdit = planted === 'typo_phone_digit' ? 'substitution' : 'transposition';
+        const d = makeDriver({ hireDay: hireAny(day) });
+        typoable('phone', d, kind);
+        writeDriver(d);
+        const l = baseLead(day);
+        withPhone(l, leadNearKey('phone', d.phone, kind));
+        agreeingName(l, d);
+        l.park = chance(0.7) ? d.park : pick(PARKS);
+        writeLead(l);
+        writeNearTruth(l, d.driverId, planted, 'R5_PHONE_NEAR');
+        break;
+      }
+      case 'typo_name_plate_exact': {
+        /*
+         * The plate exact and one name token misspelt, so that R3/R3B find the plate but call the name weak: the lead
+         * names the given name and both surnames (3 tokens), one of them misspelt, which puts the similarity under the
+         * threshold (2 of 3 tokens: 0.58; 2 of the driver's 4: 0.45) while one edit per token still agrees.
+         */
+        let p: Person;
+        let tokens: string[];
+        do {
+          p = newPerson();
+          tokens = [...nameTokens(p.given[0]!), ...nameTokens(p.surnames.join(' '))];
+        } while (tokens.length !== 3 || fullTokens(p).length !== p.given.length + 2 || !tokens.some((t) => t.length >= 5));
+        const d = makeDriver({ hireDay: hireInWindow(day), person: p });
+        writeDriver(d);
+        const l = baseLead(day);
+        withoutPhone(l);
+        withPlate(l, d.plate, d.plateStyle);
+        l.park = d.park;
+        for (;;) {
+          const typed = [...tokens];
+          const long = typed.flatMap((t, i) => (t.length >= 5 ? [i] : []));
+          const at = pick(long);
+          typed[at] = misspell(typed[at]!);
+          l.name = { first: styleName(typed[0]!), middle: '', last: styleName(`${typed[1]} ${typed[2]}`) };
+          const e = expectedOutcome(modelLead(l), [], [d]);
+          if (!e.link && e.reason === 'WEAK_MATCH_ONLY' && fuzzyNameSimilarity(modelLead(l).tokens, d.tokens) >= THRESHOLD) break;
+        }
+        writeLead(l);
+        writeNearTruth(l, d.driverId, planted, 'R6_NAME_NEAR_PLATE');
+        break;
+      }
+      case 'trap_near_plate_other_name':
+      case 'trap_near_phone_other_name': {
+        /* The lead's key is one edit from B's, and its name disagrees with B's: nobody the lead belongs to is known. */
+        const b = makeDriver({ hireDay: hireInWindow(day) });
+        writeDriver(b);
+        const l = baseLead(day);
+        if (planted === 'trap_near_plate_other_name') {
+          withoutPhone(l);
+          withPlate(l, leadNearKey('plate', b.plate, anyPlateEdit(b.plate)), b.plateStyle);
+        } else {
+          withPhone(l, leadNearKey('phone', b.phone, hasFree('phone', b.phone, 'transposition') ? pick<KeyEdit>(['substitution', 'transposition']) : 'substitution'));
+        }
+        l.name = otherName(b.name);
+        l.park = b.park;
+        writeLead(l);
+        writeTruth(l, null, planted, expectedOutcome(modelLead(l), [], []));
+        break;
+      }
+      case 'trap_namesakes_near_plate':
+      case 'trap_namesakes_near_phone': {
+        /*
+         * Two namesakes (two persons), same park and hire date, each one substitution from the lead's key, the lead
+         * naming them exactly: equally good, so no link; which of them the lead is cannot be known (no true driver).
+         */
+        const park = pick(PARKS);
+        const hire = hireInWindow(day);
+        const a = makeDriver({ hireDay: hire, park });
+        const l = baseLead(day);
+        let b: DriverRec;
+        if (planted === 'trap_namesakes_near_plate') {
+          withoutPhone(l);
+          const typed = leadNearKey('plate', a.plate, 'substitution');
+          withPlate(l, typed, a.plateStyle);
+          b = makeDriver({ hireDay: hire, park, person: a.name, plate: { norm: driverNearKey('plate', typed, 'substitution'), style: a.plateStyle } });
+        } else {
+          const typed = leadNearKey('phone', a.phone, 'substitution');
+          withPhone(l, typed);
+          b = makeDriver({ hireDay: hire, park, person: a.name, phone: driverNearKey('phone', typed, 'substitution') });
+        }
+        writeDriver(a);
+        writeDriver(b);
+        l.name = fullName(a.name);
+        l.park = park;
+        writeLead(l);
+        writeTruth(l, null, planted, expectedOutcome(modelLead(l), [], []));
+        break;
+      }
+      case 'trap_exact_beats_near': {
+        /* A's phone exactly, and a plate one edit from B's, B being A's namesake: the exact rule decides, A. */
+        const a = makeDriver({ hireDay: hireAny(day) });
+        const b = makeDriver({ hireDay: hireInWindow(day), person: a.name, park: a.park });
+        writeDriver(a);
+        writeDriver(b);
+        const l = baseLead(day);
+        withPhone(l, a.phone);
+        withPlate(l, leadNearKey('plate', b.plate, anyPlateEdit(b.plate)), b.plateStyle);
+        l.name = fullName(a.name);
+        l.park = a.park;
+        writeLead(l);
+        writeTruth(l, a.driverId, planted, expectedOutcome(modelLead(l), [a], []));
+        break;
+      }
+      case 'trap_near_breaks_no_tie': {
+        /* A's phone, shared with B (another person): R1 is ambiguous; a plate one edit from A's must not break the tie. */
+        const a = makeDriver({ hireDay: hireInWindow(day) });
+        const b = makeDriver({ hireDay: hireAny(day), park: a.park, phone: a.phone });
+        writeDriver(a);
+        writeDriver(b);
+        const l = baseLead(day);
+        withPhone(l, a.phone);
+        withPlate(l, leadNearKey('plate', a.plate, anyPlateEdit(a.plate)), a.plateStyle);
+        agreeingName(l, a);
+        l.park = a.park;
+        writeLead(l);
+        writeTruth(l, a.driverId, planted, expectedOutcome(modelLead(l), [a, b], []));
         break;
       }
       case 'no_true_driver': {

@@ -112,3 +112,73 @@ export function expectedOutcome(lead: ModelLead, phoneDrivers: ModelDriver[], pl
   if (verdicts.some((v) => v.kind === 'weak')) return { link: false, reason: 'WEAK_MATCH_ONLY' };
   return { link: false, reason: 'NO_CANDIDATES' };
 }
+
+/*
+ * The near keys of issue 16, restated for the generator and its tests only (the engine's R4-R6 live in SQL): what
+ * "one edit" means for a plate, a phone and a name token. The generator plants typo leads whose key is exactly one
+ * such edit from their true driver's, and traps whose near key belongs to somebody else.
+ */
+
+export type NearRule = 'R4_PLATE_NEAR' | 'R5_PHONE_NEAR' | 'R6_NAME_NEAR_PLATE';
+
+/** Characters people confuse on a plate: 0/O, 1/I, 8/B, 5/S, 2/Z, 6/G (both ways). */
+export const LOOKALIKES: Readonly<Record<string, string>> = {
+  '0': 'O', O: '0', '1': 'I', I: '1', '8': 'B', B: '8', '5': 'S', S: '5', '2': 'Z', Z: '2', '6': 'G', G: '6',
+};
+
+export type KeyEdit = 'substitution' | 'lookalike' | 'transposition';
+
+/**
+ * The one edit that turns key a into key b (normalised plates or phones): one character substituted (a look-alike
+ * when the two characters are a pair of LOOKALIKES) or two adjacent characters swapped; null when a = b or they are
+ * further apart.
+ */
+export function keyEdit(a: string, b: string): KeyEdit | null {
+  if (a.length !== b.length || a === b) return null;
+  const diff: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff.push(i);
+  if (diff.length === 1) return LOOKALIKES[a[diff[0]!]!] === b[diff[0]!] ? 'lookalike' : 'substitution';
+  if (diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!]) return 'transposition';
+  return null;
+}
+
+/** Name tokens within one edit: equal, or one substitution, insertion, deletion or adjacent transposition apart. */
+export function tokensWithinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.length === b.length) return keyEdit(a, b) !== null;
+  if (Math.abs(a.length - b.length) !== 1) return false;
+  const [short, long] = a.length < b.length ? [a, b] : [b, a];
+  let i = 0;
+  while (i < short.length && short[i] === long[i]) i++;
+  return short.slice(i) === long.slice(i + 1);
+}
+
+/**
+ * canon.name_similarity's formula with tokens matched one to one allowing one edit per token (exact pairs first):
+ * what R6_NAME_NEAR_PLATE compares. Used to check that a misspelt name still agrees and a trap's name really differs.
+ */
+export function fuzzyNameSimilarity(a: string[], b: string[]): number {
+  if (!a.length || !b.length) return 0;
+  const left = [...a];
+  const right = [...b];
+  let common = 0;
+  for (let i = left.length - 1; i >= 0; i--) {
+    const j = right.indexOf(left[i]!);
+    if (j >= 0) {
+      common += 1;
+      left.splice(i, 1);
+      right.splice(j, 1);
+    }
+  }
+  for (const t of left) {
+    const j = right.findIndex((u) => tokensWithinOneEdit(t, u));
+    if (j >= 0) {
+      common += 1;
+      right.splice(j, 1);
+    }
+  }
+  return (common / (a.length + b.length - common) + common / Math.max(a.length, b.length)) / 2;
+}
+
+/** Below this fuzzy similarity a trap's name "disagrees": far under the link threshold even with one edit per token. */
+export const DISAGREE = 0.4;

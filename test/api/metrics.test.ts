@@ -63,10 +63,11 @@ describe('GET /metrics', () => {
     const ours = families;
     expect(ours.map((f) => f.name).sort()).toEqual([
       'idgap_gap_leads', 'idgap_gap_pct_unresolved', 'idgap_health_check_status', 'idgap_last_success_timestamp_seconds',
-      'idgap_lead_link_latency_seconds', 'idgap_matched_24h', 'idgap_queue_jobs', 'idgap_seconds_since_last_success',
+      'idgap_lead_link_latency_seconds', 'idgap_matched_24h', 'idgap_queue_jobs', 'idgap_review_decisions_total', 'idgap_review_queue_leads',
+      'idgap_seconds_since_last_success',
     ]);
     for (const f of ours) {
-      const type = f.name === 'idgap_lead_link_latency_seconds' ? 'histogram' : 'gauge';
+      const type = f.name === 'idgap_lead_link_latency_seconds' ? 'histogram' : f.name.endsWith('_total') ? 'counter' : 'gauge';
       expect(f.type, f.name).toBe(type.toUpperCase());
       expect(f.help.length, f.name).toBeGreaterThan(10);
       expect(text).toContain(`# HELP ${f.name} `);
@@ -79,7 +80,11 @@ describe('GET /metrics', () => {
     const promtool = which.status === 0 ? which.stdout.trim() : '';
     // The JS parser above is the assertion that always runs; promtool adds Prometheus's own linter when present.
     if (promtool) expect(execFileSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
-    expect(families).toHaveLength(8);
+      'idgap_lead_link_latency_seconds', 'idgap_matched_24h', 'idgap_queue_jobs', 'idgap_review_decisions_total', 'idgap_review_queue_leads',
+      'idgap_seconds_since_last_success',
+    ]);
+    for (const f of ours) {
+      const type = f.name === 'idgap_lead_link_latency_seconds' ? 'histogram' : f.name.endsWith('_total') ? 'counter' : 'gauge';
   });
 
   it('exports the gap by reason and risk, zero-filled, and the percentage unresolved', () => {

@@ -31,7 +31,10 @@ async function asRole(role: string, sql: string, params: unknown[] = []): Promis
 }
 
 /** Every view of sql/ in the ops schema (the manifest is the source of truth). */
-const OPS_VIEWS = readSqlObjects().filter((o) => o.schema === 'ops' && o.kind === 'views').map((o) => `ops.${o.name}`);
+const ALL_OPS_VIEWS = readSqlObjects().filter((o) => o.schema === 'ops' && o.kind === 'views').map((o) => `ops.${o.name}`);
+/** The views that carry personal data (names, plates): granted to no role, read through security definer functions. */
+const PERSONAL_VIEWS = ['ops.v_identity_review_queue'];
+const OPS_VIEWS = ALL_OPS_VIEWS.filter((v) => !PERSONAL_VIEWS.includes(v));
 const RAW = ['public.drivers', 'public.module_ct_cabinet_leads', 'public.summary_daily', 'canon.drivers_index', 'canon.identity_registry', 'canon.identity_links', 'ops.identity_matching_jobs'];
 
 describe('idgap_reader', () => {
@@ -39,8 +42,8 @@ describe('idgap_reader', () => {
     for (const view of OPS_VIEWS) expect(await asRole('idgap_reader', `select count(*)::int as n from ${view}`), view).toHaveProperty('rows');
   });
 
-  it('cannot read raw personal data: permission denied on the raw and canonical tables', async () => {
-    for (const table of RAW) {
+  it('cannot read raw personal data: permission denied on the raw and canonical tables and the review queue', async () => {
+    for (const table of [...RAW, ...PERSONAL_VIEWS, 'ops.lead_candidates']) {
       const result = await asRole('idgap_reader', `select * from ${table} limit 1`);
       expect(result.code, table).toBe('42501');
       expect(result.message).toMatch(/permission denied/);
@@ -62,7 +65,7 @@ describe('idgap_reader', () => {
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'v') and n.nspname in ('public', 'canon', 'ops', 'graphile_worker')
         and has_table_privilege('idgap_reader', c.oid, 'select') and has_schema_privilege('idgap_reader', n.oid, 'usage')`);
-    expect(readable.map((r) => r.name).sort()).toEqual([...OPS_VIEWS, 'ops.identity_gap_daily', 'ops.job_runs', 'ops.match_rules', 'ops.settings'].sort());
+    expect(readable.map((r) => r.name).sort()).toEqual([...OPS_VIEWS, 'ops.identity_gap_daily', 'ops.job_runs', 'ops.match_rules', 'ops.match_weights', 'ops.settings'].sort());
     for (const { name } of readable) {
       const result = await asRole('idgap_reader', `select * from ${name}`);
       expect(result.rows, name).toBeDefined();

@@ -33,8 +33,10 @@ as $$
 declare
   /* What the ops views call (a view's functions are checked against its reader): the date parser, the settings readers, the gap rule and the gap totals. */
   reader_functions text[] := array['canon.parse_date_file(text)', 'ops.setting_text(text)', 'ops.setting_integer(text)', 'ops.setting_numeric(text)',
-                                   'ops.gap_reason(uuid, text, uuid)', 'ops.identity_gap_totals(date, date)'];
-  reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily'];
+                                   'ops.gap_reason(uuid, text, uuid)', 'ops.identity_gap_totals(date, date)',
+                                   /* the review queue's counts (security definer, no personal data): the metrics */
+                                   'ops.review_summary()'];
+  reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily', 'ops.match_weights'];
   f text;
   v record;
 begin
@@ -57,6 +59,8 @@ begin
      the arrival work lists (taken by the incremental runs). */
   grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.driver_changes, ops.lead_keys to idgap_worker;
   grant select on ops.review_decisions to idgap_worker;
+  /* The near-key pairs of running runs, and the match weights a worker may re-estimate. */
+  grant select, insert, update, delete on ops.recovery_near_pairs, ops.match_weights to idgap_worker;
   grant usage, select on all sequences in schema canon, ops to idgap_worker;
   /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */
   grant select, insert, update, delete on all tables in schema graphile_worker to idgap_worker;
@@ -92,10 +96,12 @@ begin
   for v in
     select format('%I.%I', views.schemaname, views.viewname) as name
     from pg_catalog.pg_views as views
-    where views.schemaname = 'ops'
+    /* The review queue carries personal data (names, plates): read through ops.review_queue_page only. */
+    where views.schemaname = 'ops' and views.viewname <> 'v_identity_review_queue'
   loop
     execute format('grant select on %s to idgap_reader, idgap_worker', v.name);
   end loop;
+  revoke all on ops.v_identity_review_queue from idgap_reader, idgap_worker, idgap_api;
   foreach f in array reader_tables loop
     execute format('grant select on %s to idgap_reader', f);
   end loop;
@@ -110,6 +116,8 @@ begin
   revoke all on schema graphile_worker from idgap_api, idgap_reader;
   revoke all on all functions in schema ops from idgap_api;
   grant execute on function ops.enqueue_from_api(text, jsonb) to idgap_api;
+  /* The review (behind the API token): the queue's pages and the decisions, security definer both. */
+  grant execute on function ops.review_queue_page(integer, integer, text), ops.review_decide(text, text, text, text, text) to idgap_api;
 end
 $$;
 comment on function ops.apply_grants() is 'Grants the privileges of idgap_worker, idgap_reader and idgap_api on the current objects; idempotent, run by idgap migrate after every change.';

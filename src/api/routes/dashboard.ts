@@ -23,7 +23,9 @@ export function registerDashboardRoutes(app: FastifyInstance): void {
   const file = (name: string, type: string, cache = 'no-cache'): Asset => ({ body: readFileSync(path.join(DASHBOARD_DIR, name)), type, cache });
   const assets: Record<string, Asset> = {
     '/': file('index.html', 'text/html; charset=utf-8'),
+    '/review': file('review.html', 'text/html; charset=utf-8'),
     '/assets/app.js': file('app.js', 'text/javascript; charset=utf-8'),
+    '/assets/review.js': file('review.js', 'text/javascript; charset=utf-8'),
     '/assets/app.css': file('app.css', 'text/css; charset=utf-8'),
     '/assets/favicon.svg': file('favicon.svg', 'image/svg+xml'),
     '/assets/chart.js': { body: readFileSync(chartJsFile()), type: 'text/javascript; charset=utf-8', cache: 'public, max-age=86400' },

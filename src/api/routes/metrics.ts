@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type pg from 'pg';
 import type { ApiOptions } from '../server.js';
 import { microCache } from '../http.js';
@@ -9,6 +9,7 @@ interface Snapshot {
   freshness: Array<{ task: string; last_success_epoch: number | null; seconds_since_last_success: number | null; matched_24h: number }>;
   health: Array<{ check: string; level: number }>;
   queue: Array<{ task: string; state: string; jobs: number }>;
+  review: { queue_leads: string; accepted: string; rejected: string };
 }
 
 /* ops.v_identity_gap_totals, the one definition: its cells are zero-filled, so every unresolved reason x risk pair is a series and a drop to 0 is visible. */
@@ -17,15 +18,17 @@ select totals.pct_unresolved::float8 as pct_unresolved, totals.cells
 from ops.v_identity_gap_totals as totals`;
 
 async function readSnapshot(pool: pg.Pool): Promise<Snapshot> {
-  const [gaps, freshness, health, queue] = await Promise.all([
+  const [gaps, freshness, health, queue, review] = await Promise.all([
     pool.query(GAPS_SQL),
     pool.query(`select freshness.task, extract(epoch from freshness.last_success_at)::float8 as last_success_epoch,
                        freshness.seconds_since_last_success, freshness.matched_24h
                 from ops.v_task_freshness as freshness order by freshness.task`),
     pool.query(`select health."check", health.status_rank - 1 as level from ops.v_identity_gap_health as health`),
     pool.query(`select depth.task, depth.state, depth.jobs from ops.v_worker_queue_depth as depth`),
+    /* Counts only (security definer): the queue's rows carry personal data and are not readable by this role. */
+    pool.query(`select summary.queue_leads, summary.accepted, summary.rejected from ops.review_summary() as summary`),
   ]);
-  return { gaps: gaps.rows[0], freshness: freshness.rows, health: health.rows, queue: queue.rows };
+  return { gaps: gaps.rows[0], freshness: freshness.rows, health: health.rows, queue: queue.rows, review: review.rows[0] };
 }
 
 /** Buckets of idgap_lead_link_latency_seconds: from half a second (an idle worker) to 10 minutes. */
@@ -158,6 +161,27 @@ export function registerMetricsRoutes(app: FastifyInstance, { pool }: ApiOptions
     },
   });
   const feedLatency = latencyFeeder(pool, (seconds) => latency.observe(seconds));
+  new Gauge({
+    name: 'idgap_review_queue_leads',
+    help: 'Leads waiting in the review queue (ops.v_identity_review_queue: unresolved, with at least one candidate not rejected).',
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.set(Number(s.review.queue_leads));
+    },
+  });
+  new Counter({
+    name: 'idgap_review_decisions_total',
+    help: 'Review decisions taken, by decision (accept, reject), counted from ops.review_decisions: it survives restarts.',
+    labelNames: ['decision'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      this.inc({ decision: 'accept' }, Number(s.review.accepted));
+      this.inc({ decision: 'reject' }, Number(s.review.rejected));
+    },
+  });
 
   app.get('/metrics', async (_req, reply) => {
     const body = await registry.metrics();

@@ -3,8 +3,10 @@ import { registerMigrate } from './migrate.js';
 import { registerStart } from './start.js';
 import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
+import { registerEstimateWeights } from './estimate-weights.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerDiagnose } from './diagnose.js';
+import { registerReview } from './review.js';
 import { registerImport } from './import.js';
 import { registerGenerate } from './generate.js';
 import { registerDemo } from './demo.js';
@@ -17,8 +19,10 @@ export const commands: Array<(program: Command) => void> = [
   registerStart,
   registerRecover,
   registerRefresh,
+  registerEstimateWeights,
   registerSnapshot,
   registerDiagnose,
+  registerReview,
   registerImport,
   registerGenerate,
   registerDemo,
