@@ -1,5 +1,5 @@
---! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:0f6f9bd01304f9090abaff2f0276d38ca6a1bfd9
+--! Previous: sha1:0fea22c25a878c9abc2b93436ad3ff0ccdba589a
+--! Hash: sha1:63d78c361c0b470978d9bd3c2b092d2d2df6d9ba
 --! Message: recovery as data arrives: the queuing switch, the batching delay, and the arrival trigger of queued jobs
 
 /*

@@ -1,5 +1,5 @@
---! Previous: sha1:0f6f9bd01304f9090abaff2f0276d38ca6a1bfd9
---! Hash: sha1:fc4e17bea792bbce9c8d23a50b326972ad343bce
+--! Previous: sha1:63d78c361c0b470978d9bd3c2b092d2d2df6d9ba
+--! Hash: sha1:1a11815a2c79feedcbb48774e0baabbf26293c3a
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*

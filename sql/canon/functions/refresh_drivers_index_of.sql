@@ -163,6 +163,12 @@ begin
     analyze canon.drivers_index;
   end if;
 
+  /* The near keys' variants follow the phones and plates (docs/matching-rules.md, section 6): an incremental refresh
+     compares only the keys of the drivers it changed; built whole once for an index filled before they existed. */
+  if n_changed > 0 or (n_total > 0 and not exists (select 1 from canon.near_keys)) then
+    perform canon.refresh_near_keys(not full_refresh);
+  end if;
+
   return query select n_inserted, n_updated, n_deleted, n_total, (n_changed > 0), n_reopened;
 end
 $$;

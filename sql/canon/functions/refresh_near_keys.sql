@@ -2,12 +2,14 @@
  * Brings canon.near_keys and canon.near_key_variants in line with the phones and
  * plates of canon.drivers_index: keys no driver has any more leave with their
  * variants (deleted by primary key: the variants are computed again), new keys
- * come in with theirs. Called by canon.refresh_drivers_index when its content
- * changed, inside its transaction and lock. A first build into empty tables
+ * come in with theirs. Called by canon.refresh_drivers_index_of when its content
+ * changed, inside its transaction and lock: p_changed_only compares only the
+ * keys of the drivers it changed (pg_temp.drivers_index_changes), every key
+ * otherwise (the full refresh, the safety net). A first build into empty tables
  * loads the variants sorted without the primary key and builds it after
  * (PERFORMANCE-NOTES: building an index after a bulk load is 2-3x cheaper).
  */
-create or replace function canon.refresh_near_keys(out keys_inserted bigint, out keys_deleted bigint, out variants_total bigint)
+create or replace function canon.refresh_near_keys(p_changed_only boolean default false, out keys_inserted bigint, out keys_deleted bigint, out variants_total bigint)
 language plpgsql
 volatile
 set search_path = pg_catalog, public
@@ -19,17 +21,37 @@ begin
   perform 'PRAGMA:TABLE: near_keys_now (key_kind text, key text)';
   perform 'PRAGMA:TABLE: near_keys_gone (key_kind text, key text)';
   perform 'PRAGMA:TABLE: near_keys_new (key_kind text, key text)';
-  drop table if exists pg_temp.near_keys_now, pg_temp.near_keys_gone, pg_temp.near_keys_new;
-  create temp table near_keys_now on commit drop as
-  select 'phone'::text as key_kind, idx.phone_norm as key from canon.drivers_index as idx where idx.phone_norm is not null
-  union
-  select 'plate'::text, idx.plate_norm from canon.drivers_index as idx where idx.plate_norm is not null;
+  perform 'PRAGMA:TABLE: drivers_index_changes (version text, driver_id text, park_id text, phone_norm text, license_norm text, plate_norm text, name_norm text, name_tokens text[], hire_date date)';
+  perform 'PRAGMA:TABLE: near_keys_touched (key_kind text, key text)';
+  drop table if exists pg_temp.near_keys_now, pg_temp.near_keys_gone, pg_temp.near_keys_new, pg_temp.near_keys_touched;
   select not exists (select 1 from canon.near_keys) into was_empty;
-
-  create temp table near_keys_gone on commit drop as
-  select keys.key_kind, keys.key
-  from canon.near_keys as keys
-  where not exists (select 1 from near_keys_now as now_keys where now_keys.key_kind = keys.key_kind and now_keys.key = keys.key);
+  if p_changed_only and not was_empty then
+    /* Only the old and new keys of the drivers the refresh changed (pg_temp.drivers_index_changes): each is kept
+       when a driver still has it (an index probe), so a refresh of a few drivers never reads every key. */
+    create temp table near_keys_touched on commit drop as
+    select 'phone'::text as key_kind, changes.phone_norm as key from pg_temp.drivers_index_changes as changes where changes.phone_norm is not null
+    union
+    select 'plate'::text, changes.plate_norm from pg_temp.drivers_index_changes as changes where changes.plate_norm is not null;
+    create temp table near_keys_now on commit drop as
+    select touched.key_kind, touched.key
+    from near_keys_touched as touched
+    where (touched.key_kind = 'phone' and exists (select 1 from canon.drivers_index as idx where idx.phone_norm = touched.key))
+       or (touched.key_kind = 'plate' and exists (select 1 from canon.drivers_index as idx where idx.plate_norm = touched.key));
+    create temp table near_keys_gone on commit drop as
+    select keys.key_kind, keys.key
+    from near_keys_touched as touched
+    join canon.near_keys as keys on keys.key_kind = touched.key_kind and keys.key = touched.key
+    where not exists (select 1 from near_keys_now as now_keys where now_keys.key_kind = keys.key_kind and now_keys.key = keys.key);
+  else
+    create temp table near_keys_now on commit drop as
+    select 'phone'::text as key_kind, idx.phone_norm as key from canon.drivers_index as idx where idx.phone_norm is not null
+    union
+    select 'plate'::text, idx.plate_norm from canon.drivers_index as idx where idx.plate_norm is not null;
+    create temp table near_keys_gone on commit drop as
+    select keys.key_kind, keys.key
+    from canon.near_keys as keys
+    where not exists (select 1 from near_keys_now as now_keys where now_keys.key_kind = keys.key_kind and now_keys.key = keys.key);
+  end if;
   create temp table near_keys_new on commit drop as
   select now_keys.key_kind, now_keys.key
   from near_keys_now as now_keys
@@ -75,7 +97,7 @@ begin
   /* The planner's count, fresh after the analyze above (counting 10M rows would cost a second). */
   select greatest(tables.reltuples, 0)::bigint into variants_total
   from pg_catalog.pg_class as tables where tables.oid = 'canon.near_key_variants'::regclass;
-  drop table near_keys_now, near_keys_gone, near_keys_new;
+  drop table if exists pg_temp.near_keys_now, pg_temp.near_keys_gone, pg_temp.near_keys_new, pg_temp.near_keys_touched;
 end
 $$;
-comment on function canon.refresh_near_keys() is 'Brings canon.near_keys and canon.near_key_variants (the one-deletion variants of the drivers'' phones and plates) in line with canon.drivers_index; returns the keys inserted and deleted and about how many variant rows there are. Called by canon.refresh_drivers_index when its content changed.';
+comment on function canon.refresh_near_keys(boolean) is 'Brings canon.near_keys and canon.near_key_variants (the one-deletion variants of the drivers'' phones and plates) in line with canon.drivers_index; returns the keys inserted and deleted and about how many variant rows there are. Called by canon.refresh_drivers_index_of when its content changed; p_changed_only: only the keys of the drivers it changed (pg_temp.drivers_index_changes).';

@@ -12,7 +12,8 @@
  * 1M leads with 333k waiting (PG 15), normalising them all on each refresh of
  * 1,000 drivers cost 12.3-12.9 s. A rule with a blocking key joins its key
  * here with no change, as long as ops.lead_keys carries that key (a key
- * without a column there fails loudly rather than re-opening nothing).
+ * without a column there fails loudly rather than re-opening nothing); the
+ * near keys (phone_near, plate_near) probe the lead keys one edit away.
  */
 create or replace function ops.reopen_leads_for_changed_drivers()
 returns bigint
@@ -23,6 +24,9 @@ set jit = off
 as $$
 declare
   blocking_key text;
+  key_column text;
+  probes text;
+  near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
   n_reopened bigint;
 begin
   /* The temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
@@ -38,8 +42,16 @@ begin
 
   create temp table reopen_jobs (job_id bigint not null) on commit drop;
   /* One join a blocking key of the catalogue, on the changed drivers' old and new rows alike. */
-  for blocking_key in
-    select distinct rules.blocking_key from ops.match_rules as rules where rules.kind = 'match' and rules.blocking_key is not null
+  for blocking_key, key_column, probes in
+    select distinct rules.blocking_key,
+           /* The near keys (R4, R5) probe the lead keys one edit from the changed key (canon.key_neighbours). */
+           case rules.blocking_key when 'phone_near' then 'phone_norm' when 'plate_near' then 'plate_norm' else rules.blocking_key end,
+           case rules.blocking_key when 'phone_near' then 'canon.key_neighbours(changed.key, true)'
+                                   when 'plate_near' then 'canon.key_neighbours(changed.key, false)'
+                                   else 'array[changed.key]' end
+    from ops.match_rules as rules
+    where rules.kind = 'match' and rules.blocking_key is not null
+      and (rules.blocking_key not in ('phone_near', 'plate_near') or near_keys)
     order by 1
   loop
     execute format($reopen$
@@ -47,7 +59,8 @@ begin
       with met as materialized (
         select distinct keys.lead_id
         from (select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null) as changed
-        join ops.lead_keys as keys on keys.%1$I = changed.key
+        cross join lateral unnest(%2$s) as probe(key)
+        join ops.lead_keys as keys on keys.%1$I = probe.key
       )
       insert into reopen_jobs (job_id)
       select jobs.id
@@ -55,7 +68,7 @@ begin
       join ops.identity_matching_jobs as jobs
         on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
       where ops.job_waits(jobs.status, jobs.next_attempt_at)
-      $reopen$, blocking_key);
+      $reopen$, key_column, probes);
   end loop;
 
   with reopened as (

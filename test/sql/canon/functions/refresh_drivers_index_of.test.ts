@@ -94,23 +94,27 @@ describe('targeted re-open', () => {
   const due = async (lead: string) =>
     (await db.pool.query<{ due: boolean }>(`select coalesce(next_attempt_at <= now(), status = 'pending') as due from ops.identity_matching_jobs where source_id = $1`, [lead])).rows[0]!.due;
 
-  it("makes due the pending and failed leads meeting a changed driver's old or new phone or plate, and no other", async () => {
+  it("makes due the pending and failed leads meeting a changed driver's old or new phone or plate, exactly or one edit away (R4, R5), and no other", async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000001', car_number: 'OLD-1' });
     await full();
     const byOldPhone = await insertLead(db.pool, { park_phone: '987000001' });
     const byNewPhone = await insertLead(db.pool, { park_phone: '987000002' });
     const byOldPlate = await insertLead(db.pool, { asset_plate_number: 'old1' });
     const byNewPlate = await insertLead(db.pool, { asset_plate_number: 'NEW 1' });
-    const unrelated = await insertLead(db.pool, { park_phone: '987000009', asset_plate_number: 'ZZZ9' });
-    const failedUnrelated = await insertLead(db.pool, { park_phone: '987000008' });
-    for (const lead of [byOldPhone, byNewPhone, unrelated]) await insertMatchingJob(db.pool, { leadId: lead, status: 'pending', failReason: 'NO_CANDIDATES', attempts: 2, nextAttemptHours: 4 });
+    /* One digit from the new phone and one from the old (R5_PHONE_NEAR), and a plate one look-alike from the new (R4_PLATE_NEAR). */
+    const byNearPhone = await insertLead(db.pool, { park_phone: '987000003' });
+    const byNearPlate = await insertLead(db.pool, { asset_plate_number: 'NEWI' });
+    /* Two edits or more from every key the driver had or has. */
+    const unrelated = await insertLead(db.pool, { park_phone: '987123456', asset_plate_number: 'ZZZ9' });
+    const failedUnrelated = await insertLead(db.pool, { park_phone: '987654321' });
+    for (const lead of [byOldPhone, byNewPhone, byNearPhone, byNearPlate, unrelated]) await insertMatchingJob(db.pool, { leadId: lead, status: 'pending', failReason: 'NO_CANDIDATES', attempts: 2, nextAttemptHours: 4 });
     for (const lead of [byOldPlate, byNewPlate, failedUnrelated]) await insertMatchingJob(db.pool, { leadId: lead, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
     const jobsBefore = (await db.pool.query('select * from ops.identity_matching_jobs order by source_id')).rows;
 
     await db.pool.query(`update public.drivers set phone = '51987000002', car_number = 'NEW-1' where driver_id = 'd1'`);
-    expect(await incremental(['d1'])).toMatchObject({ updated: '1', reopened: '4' });
+    expect(await incremental(['d1'])).toMatchObject({ updated: '1', reopened: '6' });
 
-    for (const lead of [byOldPhone, byNewPhone, byOldPlate, byNewPlate]) expect(await due(lead), lead).toBe(true);
+    for (const lead of [byOldPhone, byNewPhone, byOldPlate, byNewPlate, byNearPhone, byNearPlate]) expect(await due(lead), lead).toBe(true);
     expect(await due(unrelated)).toBe(false);
     expect(await due(failedUnrelated)).toBe(false);
     const jobsAfter = (await db.pool.query('select * from ops.identity_matching_jobs order by source_id')).rows;
@@ -124,7 +128,7 @@ describe('targeted re-open', () => {
   it('re-opens through the same path when the full refresh changes a driver', async () => {
     await full();
     const lead = await insertLead(db.pool, { park_phone: '987000001' });
-    const other = await insertLead(db.pool, { park_phone: '987000005' });
+    const other = await insertLead(db.pool, { park_phone: '987555555' });
     await insertMatchingJob(db.pool, { leadId: lead, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
     await insertMatchingJob(db.pool, { leadId: other, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
     await insertDriver(db.pool, { driver_id: 'late', phone: '51987000001' });
@@ -135,7 +139,7 @@ describe('targeted re-open', () => {
 
   it('re-opens through the first build of an empty index the leads its drivers meet, and no other', async () => {
     const met = await insertLead(db.pool, { park_phone: '987000001' });
-    const notMet = await insertLead(db.pool, { park_phone: '987000002' });
+    const notMet = await insertLead(db.pool, { park_phone: '987222222' });
     await insertMatchingJob(db.pool, { leadId: met, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
     await insertMatchingJob(db.pool, { leadId: notMet, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987000001' });
