@@ -37,6 +37,8 @@ export interface EngineBenchOptions {
   split: number[];
   databaseUrls: string[];
   engineDir?: string;
+  /** Also this engine with ops.settings near_keys_enabled = 0, alternated run by run (issue 16's cost of near keys). */
+  nearKeysOff?: boolean;
   out: string;
 }
 
@@ -48,6 +50,8 @@ interface Engine {
   withRun: (withClient: unknown, opts: Record<string, unknown>, body: (params: Record<string, unknown>, ctx: { client: pg.PoolClient; runId: number; log: Log }) => Promise<unknown>) => Promise<{ runId: number }>;
   poolClient: (pool: pg.Pool) => unknown;
   recoveryParamsSchema: unknown;
+  /** Settings written into each fresh copy before its recovery (this engine's template is shared). */
+  settings?: Record<string, string>;
 }
 
 async function loadEngine(dir: string, name: string): Promise<Engine> {
@@ -89,7 +93,22 @@ async function buildTemplate(base: string, engine: Engine, name: string, dataDir
   try {
     await importCsv(pool, 'leads', path.join(dataDir, 'leads.csv'), log);
     await importCsv(pool, 'drivers', path.join(dataDir, 'drivers.csv'), log);
+    const started = performance.now();
     await pool.query('select * from canon.refresh_drivers_index()');
+    process.stderr.write(`[engine] ${name}: first drivers index refresh ${Math.round(performance.now() - started)} ms\n`);
+    /* The near keys' variant tables, when this engine has them: their first build and a refresh that changes nothing. */
+    if ((await pool.query(`select to_regprocedure('canon.refresh_near_keys()') is not null as has`)).rows[0].has) {
+      await pool.query('truncate canon.near_keys, canon.near_key_variants');
+      let t = performance.now();
+      await pool.query('select * from canon.refresh_near_keys()');
+      const firstBuild = Math.round(performance.now() - t);
+      t = performance.now();
+      await pool.query('select * from canon.refresh_drivers_index()');
+      const unchanged = Math.round(performance.now() - t);
+      const rows = (await pool.query(`select (select count(*) from canon.near_keys)::int as keys, (select count(*) from canon.near_key_variants)::int as variants,
+        pg_total_relation_size('canon.near_key_variants') + pg_total_relation_size('canon.near_keys') as bytes`)).rows[0];
+      process.stderr.write(`[engine] ${name}: near keys first build ${firstBuild} ms (${rows.keys} keys, ${rows.variants} variants, ${rows.bytes} bytes); refresh with nothing changed ${unchanged} ms\n`);
+    }
     await pool.query('vacuum analyze');
   } finally {
     await pool.end();
@@ -193,6 +212,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
   const home = mkdtempSync(path.join(os.tmpdir(), 'idgap-engine-bench-'));
   const engines = [await loadEngine(PROJECT_ROOT, 'this')];
   if (opts.engineDir) engines.push(await loadEngine(path.resolve(opts.engineDir), path.basename(path.resolve(opts.engineDir))));
+  if (opts.nearKeysOff) engines.push({ ...engines[0]!, name: 'this, near keys off', settings: { near_keys_enabled: '0' } });
   const report: Record<string, unknown>[] = [];
   let cluster: { connectionString: string; stop: () => Promise<void> } | undefined;
   try {
@@ -209,6 +229,10 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
       process.stderr.write(`[engine] ${requested === 'embedded' ? 'embedded' : 'server'}: ${server}\n`);
       const templates = new Map<string, string>();
       for (const engine of engines) {
+        if (engine.settings) {
+          templates.set(engine.name, templates.get('this')!);
+          continue;
+        }
         const name = `idgap_bench_tpl_${engines.indexOf(engine)}`;
         await buildTemplate(base, engine, name, dataDir, log);
         templates.set(engine.name, name);
@@ -219,6 +243,9 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
           for (const engine of k % 2 ? engines : [...engines].reverse()) {
             const name = `idgap_bench_run_${engines.indexOf(engine)}`;
             const url = await copyOf(base, templates.get(engine.name)!, name);
+            for (const [key, value] of Object.entries(engine.settings ?? {})) {
+              await admin(url, (c) => c.query('update ops.settings set value = $2 where key = $1', [key, value]));
+            }
             const r = await timedRecovery(engine, url, opts.batchSize, lanes, log);
             const floor = engine === engines[0] && lanes === Math.min(...opts.lanes) ? await floorOf(url) : undefined;
             const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: engine.name, lanes, repeat: k, recovery_ms: r.ms, matched: r.matched, plan: r.plan, step_ms: r.stepMs, ...(floor ?? {}),
@@ -238,7 +265,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
           await dropDb(base, name);
         }
       }
-      for (const name of templates.values()) await dropDb(base, name);
+      for (const name of new Set(templates.values())) await dropDb(base, name);
       report.push({ server: requested === 'embedded' ? 'embedded' : requested.replace(/\/\/[^@]*@/, '//'), version: server, runs });
       if (cluster) {
         await cluster.stop();

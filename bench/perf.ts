@@ -52,6 +52,7 @@ Engine benchmark (--mode engine): recovery on fresh copies of one loaded data se
                        result into copies of the tables) and reports recovery / floor
   --split 1,3          also a split run on 1 and on 3 worker processes (default: none)
   --engine-dir DIR     another checkout (built with npm run build), alternated run by run with this engine
+  --near-keys-off      also this engine with near_keys_enabled = 0 in ops.settings, alternated run by run
   --repeats N, --batch-size N, --seed N, --out DIR as above
 Writes engine.md and engine.json.
 `;
@@ -67,6 +68,7 @@ const { values } = parseArgs({
     lanes: { type: 'string', default: '1,2' },
     split: { type: 'string', default: '' },
     'engine-dir': { type: 'string' },
+    'near-keys-off': { type: 'boolean', default: false },
     sizes: { type: 'string', default: '10000,100000' },
     'batch-size': { type: 'string', default: '5000' },
     seed: { type: 'string', default: '1' },
@@ -86,7 +88,7 @@ if (values.mode === 'engine') {
   process.exit(await runEngineBench({
     leads, seed: Number(values.seed), batchSize: Number(values['batch-size']), repeats: Number(values.repeats),
     lanes: list(values.lanes), split: list(values.split), databaseUrls: values['database-url'] ?? ['embedded'],
-    engineDir: values['engine-dir'], out: values.out!,
+    engineDir: values['engine-dir'], nearKeysOff: values['near-keys-off'], out: values.out!,
   }));
 } else if (values.mode !== 'pipeline') {
   process.stderr.write(`bench:perf: --mode is pipeline or engine (got ${values.mode}); see --help\n`);

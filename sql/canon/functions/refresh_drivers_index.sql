@@ -114,6 +114,11 @@ begin
   if n_inserted + n_updated + n_deleted > 0 then
     analyze canon.drivers_index;
   end if;
+  /* The near keys' variants follow the phones and plates (docs/matching-rules.md, section 6); built once for an index
+     filled before they existed. */
+  if n_inserted + n_updated + n_deleted > 0 or (n_total > 0 and not exists (select 1 from canon.near_keys)) then
+    perform canon.refresh_near_keys();
+  end if;
 
   return query select n_inserted, n_updated, n_deleted, n_total, (n_inserted + n_updated + n_deleted > 0);
 end

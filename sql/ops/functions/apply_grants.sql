@@ -34,7 +34,7 @@ declare
   /* What the ops views call (a view's functions are checked against its reader): the date parser, the settings readers, the gap rule and the gap totals. */
   reader_functions text[] := array['canon.parse_date_file(text)', 'ops.setting_text(text)', 'ops.setting_integer(text)', 'ops.setting_numeric(text)',
                                    'ops.gap_reason(uuid, text, uuid)', 'ops.identity_gap_totals(date, date)'];
-  reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily'];
+  reader_tables text[] := array['ops.settings', 'ops.job_runs', 'ops.identity_gap_daily', 'ops.match_weights'];
   f text;
   v record;
 begin
@@ -57,6 +57,8 @@ begin
      the arrival work lists (taken by the incremental runs). */
   grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.driver_changes to idgap_worker;
   grant select on ops.review_decisions to idgap_worker;
+  /* The near-key pairs of running runs, and the match weights a worker may re-estimate. */
+  grant select, insert, update, delete on ops.recovery_near_pairs, ops.match_weights to idgap_worker;
   grant usage, select on all sequences in schema canon, ops to idgap_worker;
   /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */
   grant select, insert, update, delete on all tables in schema graphile_worker to idgap_worker;

@@ -22,7 +22,9 @@ begin
   /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
   perform 'PRAGMA:TABLE: batch_leads (seq integer, lead_id text, lead_found boolean, lead_created_at timestamp, lead_date date, phone_norm text, plate_norm text, lead_name text, linked_person_key uuid, origin_tag text, origin_source_id text, origin_decided_by text, gap_reason text, job_id bigint, job_status text, job_attempts integer)';
   perform 'PRAGMA:TABLE: batch_candidates (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text)';
-  perform 'PRAGMA:TABLE: batch_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text)';
+  perform 'PRAGMA:TABLE: batch_near (lead_id text, rule_no integer, driver_id text, park_id text, similarity numeric, driver_phone text, driver_license text, driver_name text, driver_person_key uuid, candidate_person text, score integer, weight numeric, evidence jsonb)';
+  perform 'PRAGMA:TABLE: batch_near_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text, score integer, confidence_level text, detail json)';
+  perform 'PRAGMA:TABLE: batch_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text, score integer, confidence_level text, detail json)';
   perform 'PRAGMA:TABLE: batch_decisions (seq integer, lead_id text, lead_created_at timestamp, linked_person_key uuid, gap_reason text, named_person text, best_rule integer, rules json, decision text, lead_keys json, matched_driver_id text, finding_person text, match_rule text, confidence_level text, match_score integer, person_key uuid)';
   perform 'PRAGMA:TABLE: batch_new_persons (driver_id text, person_key uuid, confidence_level text, best_rule integer, lead_id text, phone_norm text, license_norm text, name_norm text)';
   drop table if exists pg_temp.batch_rules, pg_temp.batch_decisions;
@@ -62,8 +64,15 @@ begin
            when per_rule.best_similarity < threshold then 'weak'
            when per_rule.other_similarity is not null and per_rule.best_similarity - per_rule.other_similarity <= margin then 'ambiguous'
            else 'named'
-         end as verdict
-  from per_rule;
+         end as verdict,
+         null::integer as score, null::text as confidence_level, null::json as detail
+  from per_rule
+  /* The near-key rules' verdicts (ops.batch_near_candidates): only for leads the rules above leave without a person. */
+  union all
+  select near_rules.lead_id, near_rules.rule_no, near_rules.top_person, near_rules.best_similarity, near_rules.other_similarity,
+         near_rules.persons, near_rules.candidate_persons, near_rules.candidates, near_rules.verdict, near_rules.score,
+         near_rules.confidence_level, near_rules.detail
+  from batch_near_rules as near_rules;
   /* Statistics on the columns joined and filtered on only: analysing the evidence columns cost more than the steps they serve. */
   analyze batch_rules (lead_id, rule_no, verdict, top_person);
 
@@ -84,12 +93,22 @@ begin
            min(batch_rules.rule_no) filter (where batch_rules.verdict = 'named') as best_rule,
            bool_or(batch_rules.verdict = 'ambiguous') as any_ambiguous,
            bool_or(batch_rules.verdict = 'weak') as any_weak,
+           bool_or(batch_rules.verdict = 'review') as any_review,
            max(round(batch_rules.best_similarity * 100)::integer) filter (where batch_rules.rule_no = 3) as r3b_score,
+           max(batch_rules.score) filter (where batch_rules.verdict = 'named') as near_score,
+           min(batch_rules.confidence_level) filter (where batch_rules.verdict = 'named') as near_confidence,
            json_object_agg(
              catalogue.match_rule,
-             json_build_object('verdict', batch_rules.verdict,
-                               'best_similarity', round(batch_rules.best_similarity, 4),
-                               'candidates', batch_rules.candidates)) as rules
+             case when batch_rules.detail is null
+                  then json_build_object('verdict', batch_rules.verdict,
+                                         'best_similarity', round(batch_rules.best_similarity, 4),
+                                         'candidates', batch_rules.candidates)
+                  /* A near-key rule: the best candidate's score, and each compared field with its level and weight. */
+                  else json_build_object('verdict', batch_rules.verdict,
+                                         'best_similarity', round(batch_rules.best_similarity, 4),
+                                         'score', batch_rules.score,
+                                         'match', batch_rules.detail,
+                                         'candidates', batch_rules.candidates) end) as rules
     from batch_rules
     join ops.match_rules as catalogue on catalogue.priority = batch_rules.rule_no
     group by batch_rules.lead_id
@@ -104,7 +123,9 @@ begin
   ),
   person_drivers as (
     select candidates.lead_id, candidates.rule_no, candidates.candidate_person, min(candidates.driver_id) as driver_id
-    from batch_candidates as candidates
+    from (select exact.lead_id, exact.rule_no, exact.candidate_person, exact.driver_id from batch_candidates as exact
+          union all
+          select near.lead_id, near.rule_no, near.candidate_person, near.driver_id from batch_near as near) as candidates
     group by candidates.lead_id, candidates.rule_no, candidates.candidate_person
   ),
   checked as (
@@ -125,6 +146,8 @@ begin
            checked.best_rule,
            checked.rules,
            checked.r3b_score,
+           checked.near_score,
+           checked.near_confidence,
            checked.matched_driver_id,
            case
              when not batch_leads.lead_found then 'LEAD_NOT_FOUND'
@@ -136,6 +159,8 @@ begin
              when checked.named_persons = 1 and checked.ambiguity_allows then 'LINK'
              when batch_leads.lead_date is null then 'INVALID_LEAD_DATE'
              when checked.named_persons >= 1 or checked.any_ambiguous then 'MULTIPLE_CANDIDATES'
+             /* A near-key candidate in the review band (between match_review_threshold and match_link_threshold). */
+             when checked.any_review then 'REVIEW_BAND'
              when checked.any_weak then 'WEAK_MATCH_ONLY'
              else 'NO_CANDIDATES'
            end as decision,
@@ -158,9 +183,11 @@ begin
          decided.named_person, decided.best_rule, decided.rules, decided.decision, decided.lead_keys, decided.matched_driver_id,
          decided.finding_person,
          catalogue.match_rule,
-         catalogue.confidence_level,
-         /* A rule without a fixed score (R3B) scores the match: round(best similarity * 100). */
-         coalesce(catalogue.score, decided.r3b_score) as match_score,
+         /* A near-key rule's confidence follows from the thresholds (ops.batch_near_candidates). */
+         coalesce(catalogue.confidence_level, decided.near_confidence) as confidence_level,
+         /* A rule without a fixed score scores the match: R3B round(best similarity * 100), a near-key rule its
+            Fellegi-Sunter score round(100 x match probability). */
+         coalesce(catalogue.score, case when decided.best_rule >= 4 then decided.near_score else decided.r3b_score end) as match_score,
          /* The person each link or repair points to. */
          case
            when decided.decision = 'REPAIR' then decided.linked_person_key
@@ -186,7 +213,9 @@ begin
   ) as chosen
   join (select distinct on (candidates.driver_id)
                candidates.driver_id, candidates.driver_phone, candidates.driver_license, candidates.driver_name
-        from batch_candidates as candidates
+        from (select exact.driver_id, exact.driver_phone, exact.driver_license, exact.driver_name from batch_candidates as exact
+              union all
+              select near.driver_id, near.driver_phone, near.driver_license, near.driver_name from batch_near as near) as candidates
         order by candidates.driver_id) as driver_keys
     on driver_keys.driver_id = chosen.driver_id
   order by chosen.driver_id;

@@ -79,6 +79,9 @@ begin
     on driver_links.source_table = 'drivers' and driver_links.source_pk = parked.driver_id
   where target_park is null or not parked.rule_has_target_park or parked.park_id = target_park;
   analyze pg_temp.batch_candidates (lead_id, rule_no, driver_id, candidate_person);
+
+  /* The near-key candidates of the leads these leave without a person (pg_temp.batch_near, batch_near_rules). */
+  perform ops.batch_near_candidates(target_park, window_before, window_after, ops.setting_numeric('name_similarity_threshold'));
 end
 $$;
-comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found (with the person the driver stands for), from pg_temp.batch_leads. Internal: called inside the batch transaction only.';
+comment on function ops.batch_find_candidates(text, integer, integer) is 'Step 2 of ops.process_identity_batch: (re)creates pg_temp.batch_candidates, one row per lead, rule and driver found (with the person the driver stands for), from pg_temp.batch_leads, then the near-key candidates (ops.batch_near_candidates). Internal: called inside the batch transaction only.';

@@ -56,11 +56,13 @@ declare
   iterations integer := 0;
   blocking_key text;
   plan_stats jsonb;
+  near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
+  near_pairs integer;
 begin
   /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
   perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean)';
   perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
-  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid)';
+  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid, lead_name text)';
   perform 'PRAGMA:TABLE: plan_labels (prio integer, label integer)';
   perform 'PRAGMA:TABLE: plan_shared (prio integer, anchor text)';
   if p_batch_size is null or p_batch_size < 1 then
@@ -156,7 +158,9 @@ begin
   select due.prio,
          canon.norm_phone(cabinet_leads.park_phone, country_code) as phone_norm,
          canon.norm_plate(cabinet_leads.asset_plate_number) as plate_norm,
-         lead_links.person_key as linked_person_key
+         lead_links.person_key as linked_person_key,
+         /* For the near keys' name check (ops.plan_near_pairs), when they are on. */
+         case when near_keys then concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) end as lead_name
   from plan_due as due
   join public.module_ct_cabinet_leads as cabinet_leads
     on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = due.lead_id
@@ -169,6 +173,7 @@ begin
   /* One join a blocking key of the catalogue: the candidate pairs every rule feeds. */
   for blocking_key in
     select distinct rules.blocking_key from ops.match_rules as rules where rules.kind = 'match' and rules.blocking_key is not null
+      and rules.blocking_key not in ('phone_near', 'plate_near')
     order by 1
   loop
     execute format($pairs$
@@ -181,6 +186,9 @@ begin
       where keys.%1$I is not null
       $pairs$, blocking_key);
   end loop;
+
+  /* The near-key pairs (rules R4, R5): their own join, on the keys' one-deletion variants. */
+  near_pairs := ops.plan_near_pairs(p_run_id, near_keys, ops.setting_numeric('name_similarity_threshold'));
 
   /* Only anchors shared by two leads or more join anything. */
   create temp table plan_shared on commit drop as
@@ -256,6 +264,7 @@ begin
            'components_over_1', count(*) filter (where sizes.size > 1),
            'components_over_100', count(*) filter (where sizes.size > 100),
            'label_iterations', iterations,
+           'near_pairs', near_pairs,
            /* Component sizes: how many components of 1, 2, 3-5, 6-10, 11-100 and over 100 leads. */
            'component_sizes', jsonb_build_object(
              '1', count(*) filter (where sizes.size = 1), '2', count(*) filter (where sizes.size = 2),

@@ -78,6 +78,12 @@ begin
   counts := ops.batch_job_rows(p_run_id, ops.setting_integer('max_attempts'), ops.setting_integer('retry_backoff_base_minutes'),
                                ops.setting_integer('retry_backoff_cap_minutes'));
   step_ms := step_ms || jsonb_build_object('job_rows', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
+  step_started := clock_timestamp();
+
+  /* 10b. The review store: the candidates of the leads left for a reviewer. */
+  perform ops.batch_review_candidates(p_run_id, target_park, ops.setting_integer('plate_hire_window_days_before'),
+                                      ops.setting_integer('plate_hire_window_days_after'), ops.setting_numeric('name_similarity_threshold'));
+  step_ms := step_ms || jsonb_build_object('review', round(extract(epoch from clock_timestamp() - step_started) * 1000, 1));
 
   /* 11. The run's counts. */
   perform ops.batch_record_counts(p_run_id, counts.processed, counts.matched, counts.failed, counts.pending, counts.skipped, step_ms);

@@ -1,0 +1,127 @@
+/*
+ * The plan's near-key pairs (rules R4_PLATE_NEAR, R5_PHONE_NEAR), from the
+ * plan's leads (pg_temp.plan_keys, pg_temp.plan_due), into
+ * ops.recovery_near_pairs for the run's batches and into pg_temp.plan_edges
+ * (the person each driver stands for), so that components hold near keys too.
+ *
+ * Only the leads the exact rules may leave without a person look for near keys:
+ * not linked, no driver with the lead's phone, and no driver on the lead's plate
+ * whose name passes the threshold (pairs a reviewer rejected count as none).
+ * Their phones' and plates' one-deletion variants are joined by equality to
+ * canon.near_key_variants; the keys found are checked for one true edit
+ * (canon.one_edit: a substitution, look-alike or not, or an adjacent swap), and
+ * their drivers for a name that agrees (canon.name_similarity_near at or above
+ * the threshold): a near key of someone whose name disagrees is no candidate,
+ * and joins no component. No scan of the drivers, no similarity join.
+ * p_enabled false (ops.settings near_keys_enabled = 0) finds none.
+ * Pairs of runs no longer running are cleared first.
+ */
+create or replace function ops.plan_near_pairs(p_run_id bigint, p_enabled boolean, p_threshold numeric)
+returns integer
+language plpgsql
+volatile
+set search_path = pg_catalog, public
+as $$
+declare
+  found_pairs integer := 0;
+begin
+  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean)';
+  perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
+  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid, lead_name text)';
+  perform 'PRAGMA:TABLE: plan_near (prio integer, lead_id text, rule_no integer, driver_id text, key_level text)';
+  delete from ops.recovery_near_pairs as pairs
+  where not exists (select 1 from ops.job_runs as runs where runs.id = pairs.run_id and runs.state = 'running')
+     or pairs.run_id = p_run_id;
+  if not p_enabled then
+    return 0;
+  end if;
+
+  drop table if exists pg_temp.plan_near;
+  create temp table plan_near on commit drop as
+  with unmatched as (
+    select keys.prio, due.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
+    from plan_keys as keys
+    join plan_due as due on due.prio = keys.prio
+    where keys.linked_person_key is null
+      and (keys.phone_norm is not null or keys.plate_norm is not null)
+      /* No exact phone candidate: rule R1 names a person or is ambiguous, and near keys never break a tie. */
+      and not exists (select 1 from canon.drivers_index as idx
+                      where idx.phone_norm = keys.phone_norm
+                        and not exists (select 1 from ops.review_decisions as rejected
+                                        where rejected.decision = 'reject' and rejected.lead_id = due.lead_id
+                                          and rejected.driver_id = idx.driver_id))
+  ),
+  named as materialized (
+    select unmatched.*, canon.name_tokens(unmatched.lead_name) as lead_tokens
+    from unmatched
+  ),
+  open_leads as materialized (
+    select named.*
+    from named
+    where cardinality(named.lead_tokens) > 0
+      /* No plate candidate whose name passes: the plate rules name a person or are ambiguous. */
+      and not exists (select 1 from canon.drivers_index as idx
+                      where idx.plate_norm = named.plate_norm
+                        and canon.name_similarity(named.lead_tokens, idx.name_tokens) >= p_threshold
+                        and not exists (select 1 from ops.review_decisions as rejected
+                                        where rejected.decision = 'reject' and rejected.lead_id = named.lead_id
+                                          and rejected.driver_id = idx.driver_id))
+  ),
+  lead_variants as (
+    select open_leads.prio, 4 as rule_no, 'plate'::text as key_kind, open_leads.plate_norm as lead_key, deletion.variant
+    from open_leads
+    cross join lateral unnest(canon.key_deletions(open_leads.plate_norm)) as deletion(variant)
+    where open_leads.plate_norm is not null
+    union all
+    select open_leads.prio, 5, 'phone'::text, open_leads.phone_norm, deletion.variant
+    from open_leads
+    cross join lateral unnest(canon.key_deletions(open_leads.phone_norm)) as deletion(variant)
+    where open_leads.phone_norm is not null
+  ),
+  near_keys as (
+    select distinct lead_variants.prio, lead_variants.rule_no, lead_variants.lead_key, variants.key
+    from lead_variants
+    join canon.near_key_variants as variants
+      on variants.key_kind = lead_variants.key_kind and variants.variant = lead_variants.variant
+    where variants.key <> lead_variants.lead_key
+  ),
+  edited as (
+    select near_keys.prio, near_keys.rule_no, near_keys.key,
+           case when edit.kind = 'look_alike' then 'look_alike' when edit.kind is not null then 'one_edit' end as key_level
+    from near_keys
+    cross join lateral (select canon.one_edit(near_keys.lead_key, near_keys.key) as kind) as edit
+  ),
+  drivers as (
+    select edited.prio, edited.rule_no, edited.key_level, idx.driver_id, idx.name_tokens
+    from edited
+    join canon.drivers_index as idx on idx.plate_norm = edited.key
+    where edited.rule_no = 4 and edited.key_level is not null
+    union all
+    select edited.prio, edited.rule_no, edited.key_level, idx.driver_id, idx.name_tokens
+    from edited
+    join canon.drivers_index as idx on idx.phone_norm = edited.key
+    where edited.rule_no = 5 and edited.key_level is not null
+  )
+  select drivers.prio, open_leads.lead_id, drivers.rule_no, drivers.driver_id, drivers.key_level
+  from drivers
+  join open_leads on open_leads.prio = drivers.prio
+  where canon.name_similarity_near(open_leads.lead_tokens, drivers.name_tokens) >= p_threshold
+    and not exists (select 1 from ops.review_decisions as rejected
+                    where rejected.decision = 'reject' and rejected.lead_id = open_leads.lead_id
+                      and rejected.driver_id = drivers.driver_id);
+  get diagnostics found_pairs = row_count;
+
+  insert into ops.recovery_near_pairs (run_id, lead_id, rule_no, driver_id, key_level)
+  select distinct on (near.lead_id, near.rule_no, near.driver_id) p_run_id, near.lead_id, near.rule_no, near.driver_id, near.key_level
+  from plan_near as near
+  order by near.lead_id, near.rule_no, near.driver_id;
+  insert into plan_edges (prio, anchor)
+  select near.prio, ops.candidate_person(driver_links.person_key, near.driver_id)
+  from plan_near as near
+  left join canon.identity_links as driver_links
+    on driver_links.source_table = 'drivers' and driver_links.source_pk = near.driver_id;
+  drop table plan_near;
+  return found_pairs;
+end
+$$;
+comment on function ops.plan_near_pairs(bigint, boolean, numeric) is 'Step of ops.plan_recovery: the near-key pairs (R4_PLATE_NEAR, R5_PHONE_NEAR) of the plan''s leads the exact rules may leave without a person, found by equality joins on one-deletion variants, the edit and the name checked; written to ops.recovery_near_pairs and to the plan''s edges. Returns how many pairs.';
