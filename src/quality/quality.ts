@@ -137,6 +137,8 @@ export async function evaluateQuality(client: pg.ClientBase, truthFile: string):
                  then outcome.correct and gap.gap_reason = 'resolved' and outcome.job_rule = 'ORIGIN_REPAIR'
                when outcome.recoverable
                  then outcome.correct and gap.gap_reason = 'resolved' and outcome.link_rule = outcome.expected_rule
+               /* A near-key trap's reason depends on the engine (no candidate, weak, ambiguous, review band): no link is the outcome. */
+               when outcome.planted_case like 'trap\\_%' then outcome.person_key is null
                else outcome.person_key is null and outcome.fail_reason = outcome.expected_reason
              end as expected_outcome
       from quality_outcome as outcome
