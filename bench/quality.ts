@@ -5,7 +5,10 @@
  * links and the links made on planted ambiguous leads (must be 0), and the
  * goals of issue 16 on the typo cases and near-key traps.
  *
- *   npm run bench:quality -- --leads 100000 --seed 1 [--drivers N] [--batch-size N] [--name quality]
+ *   npm run bench:quality -- --leads 100000 --seed 1 [--drivers N] [--batch-size N] [--name quality] [--set KEY=VALUE ...]
+ *
+ * --set changes a row of ops.settings before the run (e.g. --set match_link_threshold=100 to see where the typo leads
+ * a stricter threshold leaves land in the review queue).
  *
  * Writes bench/results/NAME.md and bench/results/NAME.json (NAME: quality).
  */
@@ -29,6 +32,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string', default: '1000' },
     out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
     name: { type: 'string', default: 'quality' },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
 const leads = Number(values.leads);
@@ -50,6 +54,24 @@ const db = await startEmbedded({ home, database: 'idgap_bench', port: 0, log });
 let exitCode = 0;
 try {
   await migrateDatabase(db.connectionString, log);
+  const settings = Object.fromEntries(
+    values.set!.map((kv) => {
+      const at = kv.indexOf('=');
+      if (at < 1) throw new Error(`--set takes KEY=VALUE (got ${JSON.stringify(kv)})`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+  );
+  if (Object.keys(settings).length) {
+    const p = createPool(db.connectionString, 1);
+    try {
+      for (const [key, value] of Object.entries(settings)) {
+        const { rowCount } = await p.query('update ops.settings set value = $2 where key = $1', [key, value]);
+        if (!rowCount) throw new Error(`--set ${key}: no such row in ops.settings`);
+      }
+    } finally {
+      await p.end();
+    }
+  }
   const gen = await generate({ leads, drivers, seed, out: dataDir });
   const pool = createPool(db.connectionString, 4, 'idgap-bench');
   let result;
@@ -98,7 +120,7 @@ try {
     typo_left_candidate1_ge_0_95: q.near_keys.typo_left_candidate1_share === null ? null : q.near_keys.typo_left_candidate1_share >= 0.95,
   };
   const json = {
-    params: { leads, drivers, seed, batch_size: batchSize },
+    params: { leads, drivers, seed, batch_size: batchSize, settings },
     machine,
     match_rules: rules,
     generate_ms: gen.duration_ms,
@@ -121,7 +143,7 @@ try {
   const md = [
     '# Quality benchmark',
     '',
-    `\`npm run bench:quality -- --leads ${leads} --drivers ${drivers} --seed ${seed} --batch-size ${batchSize}\` on ${machine.date.slice(0, 10)}, commit ${machine.git_commit}.`,
+    `\`npm run bench:quality -- --leads ${leads} --drivers ${drivers} --seed ${seed} --batch-size ${batchSize}${Object.entries(settings).map(([k, v]) => ` --set ${k}=${v}`).join('')}\` on ${machine.date.slice(0, 10)}, commit ${machine.git_commit}.`,
     '',
     `Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memory_gb} GB RAM, Node ${machine.node}, ${machine.postgres.split(' on ')[0]} (embedded, fresh cluster).`,
     '',
