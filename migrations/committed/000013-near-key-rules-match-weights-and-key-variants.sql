@@ -1,5 +1,5 @@
 --! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:6d86f090587f039487fa5815c3086e3d774cde6d
+--! Hash: sha1:88535d25263655027d180fdda74183c868ba2bbc
 --! Message: near-key rules R4, R5, R6, Fellegi-Sunter match weights, the drivers' key variants and the REVIEW_BAND reason
 
 /*
@@ -59,7 +59,8 @@ comment on column canon.near_key_variants.key is 'The key it comes from (a phone
  * variants joined to the drivers', the edit and the name checked), puts their
  * drivers into the components, and the batch reads them: a batch never uses a
  * pair its plan did not see, so batches still share nothing. Unlogged, like the
- * queue: a work list of running runs.
+ * queue: a work list of running runs. Keyed by the lead first: a batch reads its
+ * leads' pairs.
  */
 create unlogged table ops.recovery_near_pairs (
   run_id bigint not null,
@@ -67,7 +68,7 @@ create unlogged table ops.recovery_near_pairs (
   rule_no integer not null,
   driver_id text not null,
   key_level text not null check (key_level in ('look_alike', 'one_edit')),
-  primary key (run_id, lead_id, rule_no, driver_id)
+  primary key (lead_id, run_id, rule_no, driver_id)
 );
 comment on table ops.recovery_near_pairs is 'One row per lead of a running recovery run and driver whose phone or plate is one edit from the lead''s with the name agreeing (rules R4_PLATE_NEAR, R5_PHONE_NEAR), found by ops.plan_near_pairs; read by the run''s batches. Unlogged: a work list of running runs.';
 comment on column ops.recovery_near_pairs.run_id is 'ops.job_runs.id of the run.';

@@ -17,7 +17,9 @@
  * person each candidate driver stands for (ops.candidate_person: its linked
  * person, or 'driver:<id>' for the person a batch would create) under every
  * rule of ops.match_rules that has a blocking key (a rule added with one joins
- * with no change here), and the person the lead is linked to. Components are
+ * with no change here; the near keys' variants, phone_near and plate_near, have
+ * their own join in ops.plan_near_pairs, which keeps the pairs for the batches),
+ * and the person the lead is linked to. Components are
  * the connected components of that lead-anchor graph, by label propagation
  * (each lead starts with its own position; each round gives every lead the
  * smallest label among the leads sharing an anchor with it, until no label

@@ -32,7 +32,7 @@ select counted.fail_reason,
        counted.next_attempt_at
 from counted;
 comment on view ops.v_diag_fail_reasons is 'One row per fail_reason among leads recovery has not linked (job status pending or failed): how many, attempt statistics, when. Order by leads descending for the top reasons.';
-comment on column ops.v_diag_fail_reasons.fail_reason is 'Reason code of the last attempt (docs/matching-rules.md, section 5): MISSING_KEYS, NO_CANDIDATES, WEAK_MATCH_ONLY, MULTIPLE_CANDIDATES, CONFLICTING_LINK, LEAD_NOT_FOUND, INVALID_LEAD_DATE or ERROR.';
+comment on column ops.v_diag_fail_reasons.fail_reason is 'Reason code of the last attempt (docs/matching-rules.md, section 5): MISSING_KEYS, NO_CANDIDATES, WEAK_MATCH_ONLY, MULTIPLE_CANDIDATES, REVIEW_BAND, CONFLICTING_LINK, LEAD_NOT_FOUND, INVALID_LEAD_DATE or ERROR.';
 comment on column ops.v_diag_fail_reasons.leads is 'Leads whose last attempt ended with this reason.';
 comment on column ops.v_diag_fail_reasons.pending is 'Of them, still pending (will be retried after backoff).';
 comment on column ops.v_diag_fail_reasons.failed is 'Of them, failed (max attempts reached or a final reason); retried only when the drivers index changes.';

@@ -3,6 +3,7 @@ import { registerMigrate } from './migrate.js';
 import { registerStart } from './start.js';
 import { registerRecover } from './recover.js';
 import { registerRefresh } from './refresh.js';
+import { registerEstimateWeights } from './estimate-weights.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerDiagnose } from './diagnose.js';
 import { registerImport } from './import.js';
@@ -17,6 +18,7 @@ export const commands: Array<(program: Command) => void> = [
   registerStart,
   registerRecover,
   registerRefresh,
+  registerEstimateWeights,
   registerSnapshot,
   registerDiagnose,
   registerImport,

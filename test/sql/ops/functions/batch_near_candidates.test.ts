@@ -1,0 +1,82 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { withPlannedBatch } from '../../../support/batch_steps.js';
+import { useTestDatabase } from '../../../support/db.js';
+import { insertDriver, insertLead, refreshIndex, resetData } from '../../../support/fixtures.js';
+
+const db = await useTestDatabase();
+beforeEach(async () => {
+  await resetData(db.pool);
+  await db.pool.query('truncate ops.recovery_near_pairs, ops.review_decisions');
+});
+const ROSA = { full_name: 'QUISPE MAMANI ROSA', hire_date: '2026-10-20' };
+const rosa = { first_name: 'Rosa', last_name: 'Quispe Mamani' };
+
+describe('ops.plan_near_pairs (in ops.plan_recovery)', () => {
+  it('stores the near pairs whose name agrees for the leads the exact rules may leave without a person, and puts them into one component', async () => {
+    await insertDriver(db.pool, { driver_id: 'near', car_number: 'ABC124', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'other', car_number: 'ABC125', full_name: 'VEGA SOTO MARIO' });
+    await insertDriver(db.pool, { driver_id: 'exact', car_number: 'ABC124', phone: '51987000001', ...ROSA });
+    await refreshIndex(db.pool);
+    const typo = await insertLead(db.pool, { asset_plate_number: 'ABC123', ...rosa });
+    const exactPhone = await insertLead(db.pool, { park_phone: '987000001', asset_plate_number: 'ABC123', ...rosa });
+    const namedByPlate = await insertLead(db.pool, { asset_plate_number: 'ABC124', ...rosa });
+    await withPlannedBatch(db, async (ctx) => {
+      const pairs = await ctx.rows<{ lead_id: string; rule_no: number; driver_id: string; key_level: string }>(
+        'select lead_id, rule_no, driver_id, key_level from ops.recovery_near_pairs where run_id = $1 order by driver_id', [ctx.runId]);
+      /* Not the driver whose name disagrees; not for the lead with an exact phone, nor the one whose plate names a person. */
+      expect(pairs).toEqual([{ lead_id: typo, rule_no: 4, driver_id: 'exact', key_level: 'one_edit' }, { lead_id: typo, rule_no: 4, driver_id: 'near', key_level: 'one_edit' }]);
+      const queue = await ctx.rows<{ lead_id: string; component: number }>('select lead_id, component from ops.recovery_queue where run_id = $1', [ctx.runId]);
+      const component = (lead: string) => queue.find((q) => q.lead_id === lead)!.component;
+      expect(component(typo)).toBe(component(namedByPlate));
+      expect(component(typo)).toBe(component(exactPhone));
+    });
+  });
+});
+
+describe('ops.batch_near_candidates (in ops.batch_find_candidates)', () => {
+  it('scores the near candidates of leads the exact rules leave without a person and gives one verdict per lead', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', car_number: 'ABC123', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'd2', car_number: 'XYZ789', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'd3', car_number: 'XYZ788', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'd4', car_number: 'JKL456', full_name: 'QUISPE MAMANI ROSAURA', hire_date: '2026-10-20' });
+    await refreshIndex(db.pool);
+    const plate = await insertLead(db.pool, { asset_plate_number: 'ABD123', ...rosa });
+    const namesakes = await insertLead(db.pool, { asset_plate_number: 'XYZ787', ...rosa });
+    const misspelt = await insertLead(db.pool, { asset_plate_number: 'JKL456', first_name: 'Rosaura', last_name: 'Qispe Mamani' });
+    await withPlannedBatch(db, async (ctx) => {
+      await ctx.client.query(`select ops.batch_leads($1, $2, $3, '51')`, [ctx.runId, ctx.from, ctx.to]);
+      await ctx.client.query('select ops.batch_find_candidates(null, -90, 30)');
+      const near = await ctx.rows<{ lead_id: string; rule_no: number; driver_id: string; score: number; evidence: any }>(
+        'select lead_id, rule_no, driver_id, score, evidence from pg_temp.batch_near order by lead_id, driver_id');
+      expect(near.filter((n) => n.lead_id === plate).map((n) => [n.rule_no, n.driver_id])).toEqual([[4, 'd1']]);
+      expect(near.filter((n) => n.lead_id === namesakes).map((n) => [n.rule_no, n.driver_id])).toEqual([[4, 'd2'], [4, 'd3']]);
+      expect(near.filter((n) => n.lead_id === misspelt).map((n) => [n.rule_no, n.driver_id])).toEqual([[6, 'd4']]);
+      const first = near.find((n) => n.lead_id === plate)!;
+      expect(first.evidence.score).toBe(first.score);
+      expect(first.evidence.fields.plate).toMatchObject({ level: 'one_edit' });
+      const verdicts = await ctx.rows<{ lead_id: string; verdict: string; top_person: string; score: number }>(
+        'select lead_id, verdict, top_person, score from pg_temp.batch_near_rules order by lead_id');
+      const verdict = (lead: string) => verdicts.find((v) => v.lead_id === lead);
+      expect(verdict(plate)).toMatchObject({ verdict: 'named', top_person: 'driver:d1' });
+      expect(verdict(namesakes)?.verdict).toBe('ambiguous');
+      expect(verdict(misspelt)).toMatchObject({ verdict: 'named', top_person: 'driver:d4' });
+    });
+  });
+
+  it('finds nothing with near_keys_enabled = 0', async () => {
+    await db.pool.query(`update ops.settings set value = '0' where key = 'near_keys_enabled'`);
+    try {
+      await insertDriver(db.pool, { driver_id: 'd1', car_number: 'ABC123', ...ROSA });
+      await refreshIndex(db.pool);
+      await insertLead(db.pool, { asset_plate_number: 'ABD123', ...rosa });
+      await withPlannedBatch(db, async (ctx) => {
+        await ctx.client.query(`select ops.batch_leads($1, $2, $3, '51')`, [ctx.runId, ctx.from, ctx.to]);
+        await ctx.client.query('select ops.batch_find_candidates(null, -90, 30)');
+        expect(await ctx.rows('select * from pg_temp.batch_near')).toEqual([]);
+        expect(await ctx.rows('select * from pg_temp.batch_near_rules')).toEqual([]);
+      });
+    } finally {
+      await db.pool.query(`update ops.settings set value = '1' where key = 'near_keys_enabled'`);
+    }
+  });
+});
