@@ -23,7 +23,6 @@ set search_path = pg_catalog, public
 set jit = off
 as $$
 declare
-  blocking_key text;
   key_column text;
   probes text;
   near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
@@ -42,8 +41,8 @@ begin
 
   create temp table reopen_jobs (job_id bigint not null) on commit drop;
   /* One join a blocking key of the catalogue, on the changed drivers' old and new rows alike. */
-  for blocking_key, key_column, probes in
-    select distinct rules.blocking_key,
+  for key_column, probes in
+    select distinct
            /* The near keys (R4, R5) probe the lead keys one edit from the changed key (canon.key_neighbours). */
            case rules.blocking_key when 'phone_near' then 'phone_norm' when 'plate_near' then 'plate_norm' else rules.blocking_key end,
            case rules.blocking_key when 'phone_near' then 'canon.key_neighbours(changed.key, true)'
@@ -52,7 +51,7 @@ begin
     from ops.match_rules as rules
     where rules.kind = 'match' and rules.blocking_key is not null
       and (rules.blocking_key not in ('phone_near', 'plate_near') or near_keys)
-    order by 1
+    order by 1, 2
   loop
     execute format($reopen$
       /* The leads a changed key meets first (index probes per key), then their job rows. */
