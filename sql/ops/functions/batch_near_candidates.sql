@@ -3,8 +3,9 @@
  * the near-key candidates of the leads the exact rules leave without a person
  * (no rule R1 candidate, no plate candidate whose name passes the threshold:
  * no candidate, or weak), scored, and one near-key verdict per such lead.
- *   R4_PLATE_NEAR, R5_PHONE_NEAR  the pairs the run's plan found (ops.recovery_near_pairs):
- *                                 a batch uses no pair its plan did not put into the components
+ *   R4_PLATE_NEAR, R5_PHONE_NEAR  the pairs the run's plan found (ops.recovery_near_pairs, for the leads
+ *                                 with no exact candidate at all): a batch uses no pair its plan did
+ *                                 not put into the components
  *   R6_NAME_NEAR_PLATE            the lead's plate candidates (pg_temp.batch_candidates)
  * A candidate counts only when its name agrees (level exact or one_edit: a near
  * key of someone whose name disagrees never links) and the pair was not rejected
@@ -40,23 +41,32 @@ begin
   perform 'PRAGMA:TABLE: batch_near_rules (lead_id text, rule_no integer, top_person text, best_similarity numeric, other_similarity numeric, persons bigint, candidate_persons text[], candidates json, verdict text, score integer, confidence_level text, detail json)';
   drop table if exists pg_temp.batch_near, pg_temp.batch_near_rules;
   create temp table batch_near on commit drop as
-  with open_leads as (
+  with found as materialized (
+    /* The pairs of the batch's leads: the plan's (R4, R5), and the plate candidates of the leads whose plate rule is
+       weak (R6); the leads are read from the pairs (a few per cent of the batch), not the pairs from every lead. */
+    select planned.lead_id, planned.rule_no, planned.driver_id
+    from batch_leads
+    join ops.recovery_near_pairs as planned on planned.lead_id = batch_leads.lead_id
+    join ops.job_runs as runs on runs.id = planned.run_id and runs.state = 'running'
+    where enabled
+    union all
+    select plates.lead_id, 6, plates.driver_id
+    from batch_candidates as plates
+    where enabled and plates.rule_no in (2, 3)
+  ),
+  open_leads as materialized (
     select batch_leads.lead_id, batch_leads.phone_norm, batch_leads.plate_norm, batch_leads.lead_date,
            canon.name_tokens(batch_leads.lead_name) as lead_tokens
     from batch_leads
-    where enabled and batch_leads.lead_found and batch_leads.gap_reason <> 'resolved' and batch_leads.linked_person_key is null
+    where batch_leads.lead_id in (select found.lead_id from found)
+      and batch_leads.lead_found and batch_leads.gap_reason <> 'resolved' and batch_leads.linked_person_key is null
       and not exists (select 1 from batch_candidates as exact
                       where exact.lead_id = batch_leads.lead_id and (exact.rule_no = 1 or exact.similarity >= threshold))
   ),
   pairs as (
-    select planned.lead_id, planned.rule_no, planned.driver_id
-    from ops.recovery_near_pairs as planned
-    join ops.job_runs as runs on runs.id = planned.run_id and runs.state = 'running'
-    where planned.lead_id in (select open_leads.lead_id from open_leads)
-    union all
-    select plates.lead_id, 6, plates.driver_id
-    from batch_candidates as plates
-    where plates.rule_no in (2, 3) and plates.lead_id in (select open_leads.lead_id from open_leads)
+    select found.lead_id, found.rule_no, found.driver_id
+    from found
+    where found.lead_id in (select open_leads.lead_id from open_leads)
   ),
   first_rule as (
     select distinct on (pairs.lead_id, pairs.driver_id) pairs.lead_id, pairs.rule_no, pairs.driver_id

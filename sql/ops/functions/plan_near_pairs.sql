@@ -4,9 +4,12 @@
  * ops.recovery_near_pairs for the run's batches and into pg_temp.plan_edges
  * (the person each driver stands for), so that components hold near keys too.
  *
- * Only the leads the exact rules may leave without a person look for near keys:
- * not linked, no driver with the lead's phone, and no driver on the lead's plate
- * whose name passes the threshold (pairs a reviewer rejected count as none).
+ * Only the leads the exact rules leave without any candidate look for near keys
+ * (R4, R5): not linked, no driver with the lead's phone, none on the lead's
+ * plate (pairs a reviewer rejected count as none). A lead whose plate rule is
+ * weak is R6's (the plate exact, the name near), which needs no pair of its own.
+ * Checking the plate rule's names here would tokenise every plate lead's name
+ * in the plan: at 1M leads the plan took minutes longer.
  * Their phones' and plates' one-deletion variants are joined by equality to
  * canon.near_key_variants; the keys found are checked for one true edit
  * (canon.one_edit: a substitution, look-alike or not, or an adjacent swap), and
@@ -40,33 +43,23 @@ begin
 
   drop table if exists pg_temp.plan_near;
   create temp table plan_near on commit drop as
-  with unmatched as (
+  with open_leads as materialized (
     select keys.prio, due.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
     from plan_keys as keys
     join plan_due as due on due.prio = keys.prio
     where keys.linked_person_key is null
       and (keys.phone_norm is not null or keys.plate_norm is not null)
-      /* No exact phone candidate: rule R1 names a person or is ambiguous, and near keys never break a tie. */
+      /* No exact candidate at all: no driver with the lead's phone, none on its plate (a pair a reviewer rejected is
+         none). A lead whose plate rule is weak gets rule R6 (the plate exact, the name near), not R4 and R5. */
       and not exists (select 1 from canon.drivers_index as idx
                       where idx.phone_norm = keys.phone_norm
                         and not exists (select 1 from ops.review_decisions as rejected
                                         where rejected.decision = 'reject' and rejected.lead_id = due.lead_id
                                           and rejected.driver_id = idx.driver_id))
-  ),
-  named as materialized (
-    select unmatched.*, canon.name_tokens(unmatched.lead_name) as lead_tokens
-    from unmatched
-  ),
-  open_leads as materialized (
-    select named.*
-    from named
-    where cardinality(named.lead_tokens) > 0
-      /* No plate candidate whose name passes: the plate rules name a person or are ambiguous. */
       and not exists (select 1 from canon.drivers_index as idx
-                      where idx.plate_norm = named.plate_norm
-                        and canon.name_similarity(named.lead_tokens, idx.name_tokens) >= p_threshold
+                      where idx.plate_norm = keys.plate_norm
                         and not exists (select 1 from ops.review_decisions as rejected
-                                        where rejected.decision = 'reject' and rejected.lead_id = named.lead_id
+                                        where rejected.decision = 'reject' and rejected.lead_id = due.lead_id
                                           and rejected.driver_id = idx.driver_id))
   ),
   lead_variants as (
@@ -112,7 +105,9 @@ begin
   select drivers.prio, open_leads.lead_id, drivers.rule_no, drivers.driver_id, drivers.key_level
   from drivers
   join open_leads on open_leads.prio = drivers.prio
-  where canon.name_similarity_near(open_leads.lead_tokens, drivers.name_tokens) >= p_threshold
+  /* The lead's tokens only for the leads with a near key (a few per cent of them). */
+  cross join lateral (select canon.name_tokens(open_leads.lead_name) as lead_tokens) as lead_name
+  where canon.name_similarity_near(lead_name.lead_tokens, drivers.name_tokens) >= p_threshold
     and not exists (select 1 from ops.review_decisions as rejected
                     where rejected.decision = 'reject' and rejected.lead_id = open_leads.lead_id
                       and rejected.driver_id = drivers.driver_id);
