@@ -128,19 +128,21 @@ async function dropDb(base: string, name: string): Promise<void> {
 }
 
 /** One in-process recovery with `lanes` lanes; returns its duration (the run, plan included). */
-async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number; plan?: unknown; stepMs?: unknown }> {
+async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number; planMs?: number; plan?: unknown; stepMs?: unknown }> {
   const pool = createPool(url, lanes + 2, 'idgap-bench');
   try {
     let matched = 0;
+    let planMs: number | undefined;
     const t = Date.now();
     const run = await engine.withRun(engine.poolClient(pool), { task: 'retry_identity_matching', schema: engine.recoveryParamsSchema, payload: { batch_size: batchSize }, trigger: 'cli', log },
       async (params, { client, runId, log: runLog }) => {
         const r = await engine.runRecovery(client, runId, params, runLog, lanes > 1 ? { secondConnection: engine.poolClient(pool), lanes } : {});
         matched = r.matched;
+        planMs = (r as { planMs?: number }).planMs;
       });
     const ms = Date.now() - t;
     const stats = (await pool.query('select stats from ops.job_runs where id = $1', [run.runId])).rows[0]?.stats ?? {};
-    return { ms, runId: run.runId, matched, plan: stats.plan, stepMs: stats.step_ms };
+    return { ms, runId: run.runId, matched, planMs, plan: stats.plan, stepMs: stats.step_ms };
   } finally {
     await pool.end();
   }
@@ -233,7 +235,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
           templates.set(engine.name, templates.get('this')!);
           continue;
         }
-        const name = `idgap_bench_tpl_${engines.indexOf(engine)}`;
+        const name = `idgap_bench_tpl_${process.pid}_${engines.indexOf(engine)}`;
         await buildTemplate(base, engine, name, dataDir, log);
         templates.set(engine.name, name);
       }
@@ -241,14 +243,14 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
       for (let k = 1; k <= opts.repeats; k++) {
         for (const lanes of opts.lanes) {
           for (const engine of k % 2 ? engines : [...engines].reverse()) {
-            const name = `idgap_bench_run_${engines.indexOf(engine)}`;
+            const name = `idgap_bench_run_${process.pid}_${engines.indexOf(engine)}`;
             const url = await copyOf(base, templates.get(engine.name)!, name);
             for (const [key, value] of Object.entries(engine.settings ?? {})) {
               await admin(url, (c) => c.query('update ops.settings set value = $2 where key = $1', [key, value]));
             }
             const r = await timedRecovery(engine, url, opts.batchSize, lanes, log);
             const floor = engine === engines[0] && lanes === Math.min(...opts.lanes) ? await floorOf(url) : undefined;
-            const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: engine.name, lanes, repeat: k, recovery_ms: r.ms, matched: r.matched, plan: r.plan, step_ms: r.stepMs, ...(floor ?? {}),
+            const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: engine.name, lanes, repeat: k, recovery_ms: r.ms, plan_ms: r.planMs, matched: r.matched, plan: r.plan, step_ms: r.stepMs, ...(floor ?? {}),
               ...(floor ? { ratio: Number((r.ms / floor.floor_ms).toFixed(2)) } : {}) };
             process.stderr.write(`[engine] ${JSON.stringify(row)}\n`);
             runs.push(row);
@@ -256,7 +258,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<number> 
           }
         }
         for (const processes of opts.split) {
-          const name = 'idgap_bench_split';
+          const name = `idgap_bench_split_${process.pid}`;
           const url = await copyOf(base, templates.get('this')!, name);
           const ms = await splitRun(url, opts.batchSize, processes);
           const row = { server: requested === 'embedded' ? 'embedded' : 'given', engine: 'this', split_processes: processes, repeat: k, recovery_ms: ms };

@@ -1,5 +1,5 @@
---! Previous: sha1:b7c9bc7b2ab525ab586e64474cce18ae2f6b2833
---! Hash: sha1:88535d25263655027d180fdda74183c868ba2bbc
+--! Previous: sha1:d6130c0ffd32e63f65c57ac8be2f16ac0a6f94c8
+--! Hash: sha1:d1285d7deca96581eaaf232f345142a38cc19dce
 --! Message: near-key rules R4, R5, R6, Fellegi-Sunter match weights, the drivers' key variants and the REVIEW_BAND reason
 
 /*

@@ -1,5 +1,5 @@
---! Previous: sha1:88535d25263655027d180fdda74183c868ba2bbc
---! Hash: sha1:0fea22c25a878c9abc2b93436ad3ff0ccdba589a
+--! Previous: sha1:d1285d7deca96581eaaf232f345142a38cc19dce
+--! Hash: sha1:2e7e69551e5a12ac4ada795067fc9c75fce558af
 --! Message: the manual review rule and the review lock wait
 
 /*

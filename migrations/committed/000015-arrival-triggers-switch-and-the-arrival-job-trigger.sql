@@ -1,5 +1,5 @@
---! Previous: sha1:0fea22c25a878c9abc2b93436ad3ff0ccdba589a
---! Hash: sha1:63d78c361c0b470978d9bd3c2b092d2d2df6d9ba
+--! Previous: sha1:2e7e69551e5a12ac4ada795067fc9c75fce558af
+--! Hash: sha1:046f2c1a80533212c6b19e240c7e940412433cb9
 --! Message: recovery as data arrives: the queuing switch, the batching delay, and the arrival trigger of queued jobs
 
 /*

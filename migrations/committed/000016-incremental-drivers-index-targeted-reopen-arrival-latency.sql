@@ -1,5 +1,5 @@
---! Previous: sha1:63d78c361c0b470978d9bd3c2b092d2d2df6d9ba
---! Hash: sha1:1a11815a2c79feedcbb48774e0baabbf26293c3a
+--! Previous: sha1:046f2c1a80533212c6b19e240c7e940412433cb9
+--! Hash: sha1:9416d9f5fd3fcd38adc3f3c69caff153f88e4af5
 --! Message: incremental drivers index, targeted re-open, arrival latency
 
 /*

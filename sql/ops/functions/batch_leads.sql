@@ -2,7 +2,9 @@
  * Step 1 of ops.process_identity_batch: takes the batch's queue rows (deletes
  * them: a batch given the same range waits for this one, then finds nothing;
  * back if the batch rolls back) into pg_temp.batch_leads, one row per lead
- * with its keys normalised by the same functions as the drivers index, its gap
+ * with its keys normalised by the same functions as the drivers index (the
+ * plan's, carried by the queue: the keys its component was formed on; a row
+ * queued without them normalises the lead's own), its gap
  * state (ops.lead_gap_state) and its job row as it is (read only for the leads
  * that had one when the run planned them: the gate is a one-time filter above
  * the index probe, OFFSET 0 keeps the sub-select). Nothing else of the run
@@ -26,11 +28,11 @@ begin
   with taken as (
     delete from ops.recovery_queue as queue
     where queue.run_id = p_run_id and queue.seq between p_from_seq and p_to_seq
-    returning queue.seq, queue.lead_id, queue.has_job
+    returning queue.seq, queue.lead_id, queue.has_job, queue.phone_norm, queue.plate_norm
   ),
   found as (
     select distinct on (taken.lead_id)
-           taken.seq, taken.lead_id, taken.has_job, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
+           taken.seq, taken.lead_id, taken.has_job, taken.phone_norm, taken.plate_norm, cabinet_leads.id as lead_pk, cabinet_leads.lead_created_at,
            cabinet_leads.park_phone, cabinet_leads.asset_plate_number,
            concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) as lead_name
     from taken
@@ -43,8 +45,8 @@ begin
          found.lead_pk is not null as lead_found,
          found.lead_created_at,
          found.lead_created_at::date as lead_date,
-         canon.norm_phone(found.park_phone, p_country_code) as phone_norm,
-         canon.norm_plate(found.asset_plate_number) as plate_norm,
+         coalesce(found.phone_norm, canon.norm_phone(found.park_phone, p_country_code)) as phone_norm,
+         coalesce(found.plate_norm, canon.norm_plate(found.asset_plate_number)) as plate_norm,
          /* The raw name stays inside the batch's temporary tables; its tokens are computed only against a plate candidate. */
          found.lead_name,
          state.linked_person_key,

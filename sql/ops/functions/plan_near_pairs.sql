@@ -1,6 +1,6 @@
 /*
  * The plan's near-key pairs (rules R4_PLATE_NEAR, R5_PHONE_NEAR), from the
- * plan's leads (pg_temp.plan_keys, pg_temp.plan_due), into
+ * plan's leads (pg_temp.plan_due, with their keys), into
  * ops.recovery_near_pairs for the run's batches and into pg_temp.plan_edges
  * (the person each driver stands for), so that components hold near keys too.
  *
@@ -30,9 +30,8 @@ as $$
 declare
   found_pairs integer := 0;
 begin
-  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean)';
+  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean, linked_person_key uuid, phone_norm text, plate_norm text, lead_name text)';
   perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
-  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid, lead_name text)';
   perform 'PRAGMA:TABLE: plan_near (prio integer, lead_id text, rule_no integer, driver_id text, key_level text)';
   delete from ops.recovery_near_pairs as pairs
   where not exists (select 1 from ops.job_runs as runs where runs.id = pairs.run_id and runs.state = 'running')
@@ -44,9 +43,8 @@ begin
   drop table if exists pg_temp.plan_near;
   create temp table plan_near on commit drop as
   with open_leads as materialized (
-    select keys.prio, due.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
-    from plan_keys as keys
-    join plan_due as due on due.prio = keys.prio
+    select keys.prio, keys.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
+    from plan_due as keys
     where keys.linked_person_key is null
       and (keys.phone_norm is not null or keys.plate_norm is not null)
       /* No exact candidate at all: no driver with the lead's phone, none on its plate (a pair a reviewer rejected is
@@ -54,12 +52,12 @@ begin
       and not exists (select 1 from canon.drivers_index as idx
                       where idx.phone_norm = keys.phone_norm
                         and not exists (select 1 from ops.review_decisions as rejected
-                                        where rejected.decision = 'reject' and rejected.lead_id = due.lead_id
+                                        where rejected.decision = 'reject' and rejected.lead_id = keys.lead_id
                                           and rejected.driver_id = idx.driver_id))
       and not exists (select 1 from canon.drivers_index as idx
                       where idx.plate_norm = keys.plate_norm
                         and not exists (select 1 from ops.review_decisions as rejected
-                                        where rejected.decision = 'reject' and rejected.lead_id = due.lead_id
+                                        where rejected.decision = 'reject' and rejected.lead_id = keys.lead_id
                                           and rejected.driver_id = idx.driver_id))
   ),
   lead_variants as (

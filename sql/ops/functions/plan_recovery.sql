@@ -65,11 +65,11 @@ declare
   near_pairs integer;
 begin
   /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
-  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean)';
+  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean, linked_person_key uuid, phone_norm text, plate_norm text, lead_name text)';
   perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
-  perform 'PRAGMA:TABLE: plan_keys (prio integer, phone_norm text, plate_norm text, linked_person_key uuid, lead_name text)';
   perform 'PRAGMA:TABLE: plan_labels (prio integer, label integer)';
   perform 'PRAGMA:TABLE: plan_shared (prio integer, anchor text)';
+  perform 'PRAGMA:TABLE: plan_sizes (component integer, size integer)';
   if p_batch_size is null or p_batch_size < 1 then
     raise exception 'batch_size must be at least 1 (got %)', p_batch_size using errcode = 'invalid_parameter_value';
   end if;
@@ -111,10 +111,12 @@ begin
     analyze canon.identity_links, canon.identity_origin;
   end if;
 
-  drop table if exists pg_temp.plan_due, pg_temp.plan_edges, pg_temp.plan_labels;
+  drop table if exists pg_temp.plan_due, pg_temp.plan_edges, pg_temp.plan_shared, pg_temp.plan_labels, pg_temp.plan_sizes;
+  /* The due leads with their keys in one statement: the person each is linked to (the gap's own read), and the
+     phone and plate normalised once (the queue carries them to the batch). */
   create temp table plan_due on commit drop as
   with gap as (
-    select analysis.lead_id, analysis.lead_date, analysis.risk_rank
+    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key
     from ops.v_identity_gap_analysis as analysis
     where analysis.gap_reason <> 'resolved'
       and (p_risk_level is null or analysis.risk_level = p_risk_level)
@@ -128,13 +130,13 @@ begin
      * array: the rest of the gap is never read; 1,000 of 1M leads in 23 ms on PG 15, where a join with the
      * unnested array read every lead, 1.5 s).
      */
-    select analysis.lead_id, analysis.lead_date, analysis.risk_rank
+    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key
     from ops.v_identity_gap_analysis as analysis
     where analysis.lead_id = any (p_lead_ids)
       and analysis.gap_reason <> 'resolved'
   ),
   due_gap as (
-    select gap.lead_id, gap.lead_date, gap.risk_rank, jobs.id is not null as has_job
+    select gap.lead_id, gap.lead_date, gap.risk_rank, gap.person_key, jobs.id is not null as has_job
     from gap
     left join ops.identity_matching_jobs as jobs
       on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = gap.lead_id
@@ -147,7 +149,7 @@ begin
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = gap.lead_id)
   ),
   vanished as (
-    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank, true as has_job
+    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank, null::uuid as person_key, true as has_job
     from ops.identity_matching_jobs as jobs
     where jobs.status = 'pending'
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = jobs.source_id)
@@ -159,34 +161,29 @@ begin
         where coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = jobs.source_id)
   ),
   selected as (
-    select due.lead_id, due.lead_date, due.risk_rank, due.has_job
+    /* Numbered in the order the limit cuts in: one sort. */
+    select row_number() over (order by due.risk_rank desc, due.lead_date asc nulls last, due.lead_id)::integer as prio,
+           due.lead_id, due.person_key, due.has_job
     from (select * from due_gap union all select * from vanished) as due
     order by due.risk_rank desc, due.lead_date asc nulls last, due.lead_id
     limit p_limit
   )
-  select row_number() over (order by selected.risk_rank desc, selected.lead_date asc nulls last, selected.lead_id)::integer as prio,
-         selected.lead_id, selected.has_job
-  from selected;
+  select selected.prio,
+         selected.lead_id, selected.has_job, selected.person_key as linked_person_key,
+         canon.norm_phone(cabinet_leads.park_phone, country_code) as phone_norm,
+         canon.norm_plate(cabinet_leads.asset_plate_number) as plate_norm,
+         /* For the near keys' name check (ops.plan_near_pairs), when they are on. */
+         case when near_keys then concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) end as lead_name
+  from selected
+  left join public.module_ct_cabinet_leads as cabinet_leads
+    on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = selected.lead_id;
   get diagnostics queued = row_count;
+  analyze pg_temp.plan_due (prio, linked_person_key, phone_norm, plate_norm);
 
   /* The anchors of each lead: the person it is linked to, and the person each candidate driver stands for. */
   create temp table plan_edges (prio integer not null, anchor text not null) on commit drop;
-  create temp table plan_keys on commit drop as
-  select due.prio,
-         canon.norm_phone(cabinet_leads.park_phone, country_code) as phone_norm,
-         canon.norm_plate(cabinet_leads.asset_plate_number) as plate_norm,
-         lead_links.person_key as linked_person_key,
-         /* For the near keys' name check (ops.plan_near_pairs), when they are on. */
-         case when near_keys then concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) end as lead_name
-  from plan_due as due
-  join public.module_ct_cabinet_leads as cabinet_leads
-    on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = due.lead_id
-  left join canon.identity_links as lead_links
-    on lead_links.source_table = 'module_ct_cabinet_leads' and lead_links.source_pk = due.lead_id;
-  analyze pg_temp.plan_keys;
-
   insert into plan_edges (prio, anchor)
-  select keys.prio, keys.linked_person_key::text from plan_keys as keys where keys.linked_person_key is not null;
+  select keys.prio, keys.linked_person_key::text from plan_due as keys where keys.linked_person_key is not null;
   /* One join a blocking key of the catalogue: the candidate pairs every rule feeds. */
   for blocking_key in
     select distinct rules.blocking_key from ops.match_rules as rules where rules.kind = 'match' and rules.blocking_key is not null
@@ -196,7 +193,7 @@ begin
     execute format($pairs$
       insert into plan_edges (prio, anchor)
       select keys.prio, ops.candidate_person(driver_links.person_key, idx.driver_id)
-      from plan_keys as keys
+      from plan_due as keys
       join canon.drivers_index as idx on idx.%1$I = keys.%1$I
       left join canon.identity_links as driver_links
         on driver_links.source_table = 'drivers' and driver_links.source_pk = idx.driver_id
@@ -240,56 +237,65 @@ begin
     exit when changed = 0;
   end loop;
 
-  /* Whole components packed in priority order; a component of p_batch_size or more is a batch of its own. */
+  /* The components of two leads or more (a lead without a label is a component of its own, of one lead). */
+  create temp table plan_sizes on commit drop as
+  select labels.label as component, count(*)::integer as size from plan_labels as labels group by labels.label;
+
+  /*
+   * Whole components packed in priority order, in one pass over the leads sorted by (component, prio): a component
+   * of p_batch_size leads or more is a batch of its own; the others fill batches of about p_batch_size (a batch
+   * starts where the count of such leads before it crosses a multiple of p_batch_size, and around a component that
+   * is a batch of its own). seq follows the same order, so a batch is a range of seq.
+   */
   with components as (
-    select coalesce(labels.label, due.prio) as component, due.prio, due.lead_id, due.has_job
+    select coalesce(labels.label, due.prio) as component, due.prio, due.lead_id, due.has_job, due.phone_norm, due.plate_norm,
+           coalesce(sizes.size, 1) >= p_batch_size as alone
     from plan_due as due
     left join plan_labels as labels on labels.prio = due.prio
+    left join plan_sizes as sizes on sizes.component = labels.label
   ),
-  sizes as (
-    select components.component, count(*) as size
+  counted as (
+    select components.*, row_number() over ordered as seq,
+           coalesce(count(*) filter (where not components.alone) over (ordered rows between unbounded preceding and 1 preceding), 0) as packed_before
     from components
-    group by components.component
+    window ordered as (order by components.component, components.prio)
   ),
-  packed as (
-    select sizes.component, sizes.size,
-           case when sizes.size >= p_batch_size then -sizes.component
-                else floor(coalesce(sum(sizes.size) filter (where sizes.size < p_batch_size)
-                        over (order by sizes.component rows between unbounded preceding and 1 preceding), 0) / p_batch_size)::integer
-           end as bin
-    from sizes
+  binned as (
+    select counted.*, floor(min(counted.packed_before) over (partition by counted.component) / p_batch_size) as bin
+    from counted
   ),
-  bins as (
-    select packed.component, min(packed.component) over (partition by packed.bin) as first_component
-    from packed
-  ),
-  batches as (
-    select bins.component, dense_rank() over (order by bins.first_component)::integer as batch_no
-    from bins
+  started as (
+    select binned.*,
+           case when lag(binned.component) over ordered is not distinct from binned.component then 0
+                when binned.alone or coalesce(lag(binned.alone) over ordered, true) or lag(binned.bin) over ordered <> binned.bin then 1
+                else 0 end as starts_batch
+    from binned
+    window ordered as (order by binned.component, binned.prio)
   )
-  insert into ops.recovery_queue (run_id, seq, lead_id, has_job, component, batch_no)
-  select p_run_id,
-         row_number() over (order by batches.batch_no, components.component, components.prio)::integer,
-         components.lead_id, components.has_job, components.component, batches.batch_no
-  from components
-  join batches on batches.component = components.component;
+  insert into ops.recovery_queue (run_id, seq, lead_id, has_job, component, batch_no, phone_norm, plate_norm)
+  select p_run_id, started.seq::integer, started.lead_id, started.has_job, started.component,
+         sum(started.starts_batch) over (order by started.component, started.prio)::integer,
+         started.phone_norm, started.plate_norm
+  from started;
 
+  /* The statistics from the plan's own small tables: every lead without a label is a component of one. */
   select jsonb_build_object(
            'leads', queued,
-           'components', count(*),
-           'largest_component', coalesce(max(sizes.size), 0),
-           'components_over_1', count(*) filter (where sizes.size > 1),
+           'components', queued - coalesce(sum(sizes.size), 0) + count(*),
+           'largest_component', greatest(coalesce(max(sizes.size), 0), least(queued - coalesce(sum(sizes.size), 0), 1)),
+           'components_over_1', count(*),
            'components_over_100', count(*) filter (where sizes.size > 100),
            'label_iterations', iterations,
            'near_pairs', near_pairs,
            /* Component sizes: how many components of 1, 2, 3-5, 6-10, 11-100 and over 100 leads. */
            'component_sizes', jsonb_build_object(
-             '1', count(*) filter (where sizes.size = 1), '2', count(*) filter (where sizes.size = 2),
+             '1', queued - coalesce(sum(sizes.size), 0), '2', count(*) filter (where sizes.size = 2),
              '3-5', count(*) filter (where sizes.size between 3 and 5), '6-10', count(*) filter (where sizes.size between 6 and 10),
              '11-100', count(*) filter (where sizes.size between 11 and 100), 'over_100', count(*) filter (where sizes.size > 100)),
-           'batches', (select count(distinct queue.batch_no) from ops.recovery_queue as queue where queue.run_id = p_run_id))
+           /* batch_no grows with seq: the last queue row's is the count. */
+           'batches', coalesce((select queue.batch_no from ops.recovery_queue as queue where queue.run_id = p_run_id order by queue.seq desc limit 1), 0))
   into plan_stats
-  from (select queue.component, count(*) as size from ops.recovery_queue as queue where queue.run_id = p_run_id group by queue.component) as sizes;
+  from plan_sizes as sizes;
   update ops.job_runs as runs set stats = runs.stats || jsonb_build_object('plan', plan_stats) where runs.id = p_run_id;
   return queued;
 end
