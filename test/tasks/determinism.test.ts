@@ -54,7 +54,8 @@ async function seed(world: WorldValue): Promise<void> {
   // Tiny tables: deleting is cheaper than resetData's truncates (a world is seeded 7 times).
   await db.pool.query(`delete from ops.identity_link_findings; delete from ops.identity_matching_jobs; delete from ops.recovery_queue; delete from ops.job_runs;
     delete from canon.identity_origin_history; delete from canon.identity_origin; delete from canon.identity_links; delete from canon.identity_registry;
-    delete from canon.drivers_index; delete from public.module_ct_cabinet_leads; delete from public.drivers;
+    delete from canon.drivers_index; delete from canon.near_key_variants; delete from canon.near_keys; delete from ops.recovery_near_pairs;
+    delete from ops.lead_candidates; delete from ops.lead_keys; delete from public.module_ct_cabinet_leads; delete from public.drivers;
     update canon.drivers_index_state set last_refreshed_at = null, content_changed_at = null, row_count = 0`);
   const drivers = world.drivers.map((d, i) => ({
     driver_id: `d${i + 1}`, park_id: d.park, phone: d.phone === null ? null : DRIVER_PHONES[d.phone], car_number: d.plate === null ? null : PLATES[d.plate],
@@ -114,7 +115,12 @@ async function finalState() {
          from canon.identity_origin as origins join person_names as names on names.person_key = origins.person_key) as origins,
       (select json_agg(json_build_object('lead', jobs.source_id, 'status', jobs.status, 'reason', jobs.fail_reason, 'rule', jobs.match_rule,
                                          'person', names.name) order by jobs.source_id)
-         from ops.identity_matching_jobs as jobs left join person_names as names on names.person_key = jobs.matched_person_key) as jobs`, [PERSONS]);
+         from ops.identity_matching_jobs as jobs left join person_names as names on names.person_key = jobs.matched_person_key) as jobs,
+      /* The review store: the candidates each lead left for a person to decide, as ranked and scored. */
+      (select json_agg(json_build_object('lead', candidates.lead_id, 'rank', candidates.candidate_rank, 'driver', candidates.driver_id,
+                                         'rule', candidates.match_rule, 'score', candidates.score, 'reason', candidates.queue_reason)
+                       order by candidates.lead_id, candidates.candidate_rank)
+         from ops.lead_candidates as candidates) as review`, [PERSONS]);
   return rows[0];
 }
 
@@ -146,7 +152,7 @@ async function recoverSplit(batchSize: number): Promise<void> {
 }
 
 describe('determinism', () => {
-  it('ends in the same state for batch sizes 1, 7, 500 and 5,000, one lane and two, and a split run on three workers', async () => {
+  it('ends in the same state (links, persons, origins, job rows, review store) for batch sizes 1, 7, 500 and 5,000, one lane and two, and a split run on three workers', async () => {
     const logger = graphileLogger(silentLog());
     const runners = await Promise.all([0, 1, 2].map(() => run({ connectionString: db.url, taskList, concurrency: 1, noHandleSignals: true, pollInterval: 20, logger })));
     try {
