@@ -125,6 +125,68 @@ describe('targeted re-open', () => {
     }
   });
 
+  /* The near keys meet waiting leads one of two ways (neighbour probes while the changed keys are few against the
+     waiting leads, else a join of deletion variants): both must re-open exactly the leads a brute-force comparison
+     of every waiting lead with every changed phone finds (equal, or one substitution or adjacent swap away). */
+  async function reopenedWith(driverPhones: string[], leadPhones: string[]): Promise<{ path: string; reopened: string[]; expected: string[] }> {
+    await full();
+    await db.pool.query(
+      `insert into public.module_ct_cabinet_leads (external_id, lead_created_at, park_phone)
+       select 'L' || n, timestamptz '2026-11-01 10:00', phone from unnest($1::text[]) with ordinality as leads(phone, n)`, [leadPhones]);
+    await db.pool.query(
+      `insert into ops.identity_matching_jobs (source_id, status, fail_reason, attempt_count, last_attempt_at, next_attempt_at)
+       select 'L' || n, 'pending', 'NO_CANDIDATES', 2, now() - interval '1 hour', now() + interval '4 hours'
+       from generate_series(1, $1::integer) as n`, [leadPhones.length]);
+    await db.pool.query(
+      `insert into public.drivers (driver_id, park_id, phone)
+       select 'D' || n, 'park-1', phone from unnest($1::text[]) with ordinality as drivers(phone, n)`, [driverPhones]);
+    const client = await db.pool.connect();
+    const notices: string[] = [];
+    try {
+      client.on('notice', (notice) => notices.push(notice.message ?? ''));
+      await client.query('set client_min_messages = debug1');
+      await client.query('select * from canon.refresh_drivers_index_of($1)', [driverPhones.map((_, i) => `D${i + 1}`)]);
+    } finally {
+      client.release();
+    }
+    const reopened = (await db.pool.query(`select source_id from ops.identity_matching_jobs where next_attempt_at <= now() order by 1`)).rows.map((r) => r.source_id);
+    const expected = (await db.pool.query(
+      `select distinct keys.lead_id
+       from ops.lead_keys as keys
+       join canon.drivers_index as drivers on drivers.driver_id like 'D%'
+        and (keys.phone_norm = drivers.phone_norm or canon.one_edit(keys.phone_norm, drivers.phone_norm) is not null)
+       order by 1`)).rows.map((r) => r.lead_id);
+    const path = notices.find((message) => message.startsWith('ops.reopen_leads_for_changed_drivers: phone_norm by') && !message.includes('equality')) ?? '';
+    return { path, reopened, expected };
+  }
+
+  it('re-opens the leads one phone edit away by neighbour probes when few keys changed, exactly as a brute-force comparison', async () => {
+    const leads = Array.from({ length: 400 }, (_, i) => `9870${String(i + 1).padStart(5, '0')}`);
+    const { path, reopened, expected } = await reopenedWith(['51987000123'], leads);
+    expect(path).toMatch(/neighbour probes$/);
+    /* 987000123 itself, 18 one-digit substitutions, 3 more in the hundreds and 2 adjacent swaps (213, 132). */
+    expect(expected.length).toBeGreaterThan(20);
+    expect(reopened).toEqual(expected);
+  });
+
+  it('re-opens the leads one phone edit away by joining deletion variants when many keys changed, exactly as a brute-force comparison', async () => {
+    const drivers = Array.from({ length: 400 }, (_, i) => `51987${String((i + 1) * 7).padStart(5, '0')}`);
+    /* One digit substituted, the last two swapped, the same phone, or unrelated (9879...: two digits or more from every driver). */
+    const leads = Array.from({ length: 40 }, (_, i) => {
+      const phone = drivers[i * 10]!.slice(2);
+      const last = Number(phone.at(-1));
+      if (i % 4 === 0) return phone.slice(0, -1) + String((last + 1) % 10);
+      if (i % 4 === 1) return phone.at(-1) !== phone.at(-2) ? phone.slice(0, -2) + phone.at(-1) + phone.at(-2) : phone.slice(0, -1) + String((last + 3) % 10);
+      if (i % 4 === 2) return phone;
+      return `9879${String(i).padStart(5, '0')}`;
+    });
+    const { path, reopened, expected } = await reopenedWith(drivers, leads);
+    expect(path).toMatch(/deletion variants$/);
+    expect(expected.length).toBeGreaterThanOrEqual(30);
+    expect(expected.length).toBeLessThan(40);
+    expect(reopened).toEqual(expected);
+  });
+
   it('re-opens through the same path when the full refresh changes a driver', async () => {
     await full();
     const lead = await insertLead(db.pool, { park_phone: '987000001' });
