@@ -17,6 +17,8 @@
  *      sessions: throughput and pg_stat_activity samples of a loader waiting on a lock (NOTIFY's commit-time lock);
  *   C. (worker stopped) `idgap import leads` of IMPORT_ROWS rows into an empty table, with the arrival triggers
  *      installed vs disabled, alternating IMPORT_PAIRS times: duration, and the queued recover_arrivals jobs after it.
+ *      BENCH_DATABASE_URL=postgres://…/postgres PHASES=C runs it on a server of one's own (the machine's stock
+ *      PostgreSQL 15) instead: results in bench/results/arrival-import-stock.{md,json}.
  * Results: bench/results/arrival.md and arrival.json.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -39,9 +41,13 @@ const IMPORT_PAIRS = Number(process.env.IMPORT_PAIRS ?? 2);
 const LOADER_TX = Number(process.env.LOADER_TX ?? 1000);
 /** PHASES=C: only the import comparison (a fresh database, no base data), written to bench/results/arrival-import.{md,json}. */
 const IMPORT_ONLY = process.env.PHASES === 'C';
+/** With PHASES=C: a server of one's own (e.g. the machine's stock PostgreSQL 15) instead of the embedded one; a database idgap_bench_arrival is created there and dropped after. */
+const SERVER_URL = process.env.BENCH_DATABASE_URL;
+if (SERVER_URL && !IMPORT_ONLY) throw new Error('BENCH_DATABASE_URL is for PHASES=C only');
 const WORK = path.join(PROJECT_ROOT, 'bench', 'work');
-const RESULTS_MD = path.join(PROJECT_ROOT, 'bench', 'results', IMPORT_ONLY ? 'arrival-import.md' : 'arrival.md');
-const RESULTS_JSON = path.join(PROJECT_ROOT, 'bench', 'results', IMPORT_ONLY ? 'arrival-import.json' : 'arrival.json');
+const RESULTS_BASE = IMPORT_ONLY ? (SERVER_URL ? 'arrival-import-stock' : 'arrival-import') : 'arrival';
+const RESULTS_MD = path.join(PROJECT_ROOT, 'bench', 'results', `${RESULTS_BASE}.md`);
+const RESULTS_JSON = path.join(PROJECT_ROOT, 'bench', 'results', `${RESULTS_BASE}.json`);
 const IDGAP = path.join(PROJECT_ROOT, 'bin', 'idgap.js');
 const run = promisify(execFile);
 
@@ -74,7 +80,7 @@ async function streamDrivers(c: pg.Client, prefix: string, n: number, phoneBase:
      select $1 || k, 'park-1', '51' || ($3::bigint + k)::text, 'QUISPE MAMANI ROSA', date '2026-08-01' from generate_series(1, $2::int) as k`,
     [prefix, n, phoneBase]);
   await c.query('select * from canon.refresh_drivers_index()');
-  await c.query('truncate ops.lead_changes, ops.driver_changes'); // "already indexed": nothing waits
+  await c.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes'); // "already indexed": nothing waits
 }
 
 interface Started {
@@ -157,17 +163,35 @@ async function arrivalRuns(c: pg.Client, since: Date) {
   return { runs: Number(r!.runs), failed: Number(r!.failed), processed: Number(r!.processed), matched: Number(r!.matched) };
 }
 
+/** A fresh database idgap_bench_arrival on a server of one's own, dropped by stop(). */
+async function serverDatabase(serverUrl: string): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const admin = async (sql: string) => {
+    const a = new pg.Client({ connectionString: serverUrl });
+    await a.connect();
+    try {
+      await a.query(sql);
+    } finally {
+      await a.end();
+    }
+  };
+  await admin('drop database if exists idgap_bench_arrival with (force)');
+  await admin('create database idgap_bench_arrival');
+  const u = new URL(serverUrl);
+  u.pathname = '/idgap_bench_arrival';
+  say(`using ${u.host}${u.pathname}`);
+  return { connectionString: u.toString(), stop: () => admin('drop database if exists idgap_bench_arrival with (force)') };
+}
+
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   const home = path.join(WORK, 'arrival-pg');
   rmSync(home, { recursive: true, force: true });
-  say('starting an embedded PostgreSQL under bench/work/arrival-pg');
-  const db = await startEmbedded({ home, database: 'idgap_bench_arrival', port: 0 });
+  const db = SERVER_URL ? await serverDatabase(SERVER_URL) : (say('starting an embedded PostgreSQL under bench/work/arrival-pg'), await startEmbedded({ home, database: 'idgap_bench_arrival', port: 0 }));
   const url = db.connectionString;
   const out: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(os.totalmem() / 1024 ** 3), node: process.version, load_at_start: os.loadavg().map((x) => Math.round(x * 10) / 10) },
-    server: 'embedded PostgreSQL (server flags of src/db.ts)',
+    server: SERVER_URL ? `PostgreSQL at ${new URL(SERVER_URL).host} (its own settings)` : 'embedded PostgreSQL (server flags of src/db.ts)',
     settings: { arrival_batch_delay_ms: 1000, worker_concurrency: 2, poll_interval_ms: 2000 },
   };
   let idgap: Started | undefined;
@@ -183,7 +207,7 @@ async function main(): Promise<void> {
     let t = Date.now();
     await seed(c);
     await run(process.execPath, [IDGAP, 'recover', '--json'], { env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, maxBuffer: 1 << 26 });
-    await c.query('truncate ops.lead_changes, ops.driver_changes');
+    await c.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes');
     const unresolved = await one(c, `select count(*) from public.module_ct_cabinet_leads as leads where not exists (select 1 from canon.identity_links as links where links.source_table = 'module_ct_cabinet_leads' and links.source_pk = leads.external_id)`);
     out.base = { leads: BASE_LEADS, unresolved, seed_and_recovery_ms: Date.now() - t };
     say(`base: ${unresolved} of ${BASE_LEADS} unresolved`);
@@ -253,12 +277,12 @@ async function main(): Promise<void> {
     const linkedD = await waitLinked(c, 'kill-', nD, 120_000);
     let drainedMs = 0;
     for (;;) {
-      const open = await one(c, 'select count(*) from ops.lead_changes where taken_at is null');
+      const open = await one(c, 'select (select count(*) from ops.lead_changes where taken_at is null) + (select count(*) from ops.lead_insert_ranges)');
       drainedMs = Date.now() - restartAt;
       if (open === 0 || drainedMs > 120_000) break;
       await sleep(100);
     }
-    out.worker_killed = { leads: nD, linked: linkedD, work_list_drained_after_restart_ms: drainedMs, untaken_left: await one(c, 'select count(*) from ops.lead_changes where taken_at is null'), ...(await latency(c, 'kill-')), recover_arrivals: await arrivalRuns(c, dStart) };
+    out.worker_killed = { leads: nD, linked: linkedD, work_list_drained_after_restart_ms: drainedMs, untaken_left: await one(c, 'select (select count(*) from ops.lead_changes where taken_at is null) + (select coalesce(sum(lead_count), 0) from ops.lead_insert_ranges)'), ...(await latency(c, 'kill-')), recover_arrivals: await arrivalRuns(c, dStart) };
     say(`D: ${JSON.stringify(out.worker_killed)}`);
     await stopIdgap(idgap);
     idgap = undefined;
@@ -334,10 +358,10 @@ async function main(): Promise<void> {
       w.end();
       await once(w, 'finish');
     }
-    const cRuns: Array<{ triggers: boolean; ms: number; phases_ms: Record<string, number>; lead_changes: number; recovery_job_id: number | null; recover_arrivals_jobs_queued: number }> = [];
+    const cRuns: Array<{ triggers: boolean; ms: number; phases_ms: Record<string, number>; leads_recorded: number; insert_ranges: number; recovery_job_id: number | null; recover_arrivals_jobs_queued: number }> = [];
     for (let p = 0; p < IMPORT_PAIRS; p++) {
       for (const triggers of [true, false]) {
-        await c.query('truncate public.module_ct_cabinet_leads, ops.lead_changes, ops.driver_changes');
+        await c.query('truncate public.module_ct_cabinet_leads, ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes');
         await c.query(`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'recover_arrivals')`);
         await c.query(`alter table public.module_ct_cabinet_leads ${triggers ? 'enable' : 'disable'} trigger arrival_lead_inserts`);
         await c.query(`alter table public.module_ct_cabinet_leads ${triggers ? 'enable' : 'disable'} trigger arrival_lead_updates`);
@@ -349,7 +373,8 @@ async function main(): Promise<void> {
           triggers,
           ms: summary.duration_ms,
           phases_ms: summary.phases_ms,
-          lead_changes: await one(c, 'select count(*) from ops.lead_changes'),
+          leads_recorded: await one(c, 'select (select count(*) from ops.lead_changes) + (select coalesce(sum(lead_count), 0) from ops.lead_insert_ranges)'),
+          insert_ranges: await one(c, 'select count(*) from ops.lead_insert_ranges'),
           recovery_job_id: summary.recovery_job_id,
           recover_arrivals_jobs_queued: await one(c, `select count(*) from graphile_worker.jobs where task_identifier = 'recover_arrivals'`),
         });
@@ -380,9 +405,9 @@ function median(xs: number[]): number {
 function importTable(o: Record<string, any>): string {
   const withT = (o.import as any[]).filter((r) => r.triggers).map((r) => r.ms);
   const withoutT = (o.import as any[]).filter((r) => !r.triggers).map((r) => r.ms);
-  return `| run | triggers | duration | stream / validate / upsert / finish | rows in ops.lead_changes | recovery_job_id | recover_arrivals jobs queued after |
-|---|---|---|---|---|---|---|
-${(o.import as any[]).map((r, i) => `| ${i + 1} | ${r.triggers ? 'installed' : 'disabled'} | ${(r.ms / 1000).toFixed(1)} s | ${['stream', 'validate', 'upsert', 'finish'].map((k) => (r.phases_ms[k] / 1000).toFixed(1)).join(' / ')} s | ${r.lead_changes.toLocaleString('en-US')} | ${r.recovery_job_id ?? '—'} | ${r.recover_arrivals_jobs_queued} |`).join('\n')}
+  return `| run | triggers | duration | stream / validate / upsert / finish | leads recorded (ops.lead_changes + ops.lead_insert_ranges) | range rows | recovery_job_id | recover_arrivals jobs queued after |
+|---|---|---|---|---|---|---|---|
+${(o.import as any[]).map((r, i) => `| ${i + 1} | ${r.triggers ? 'installed' : 'disabled'} | ${(r.ms / 1000).toFixed(1)} s | ${['stream', 'validate', 'upsert', 'finish'].map((k) => (r.phases_ms[k] / 1000).toFixed(1)).join(' / ')} s | ${(r.leads_recorded ?? r.lead_changes).toLocaleString('en-US')} | ${r.insert_ranges ?? '—'} | ${r.recovery_job_id ?? '—'} | ${r.recover_arrivals_jobs_queued} |`).join('\n')}
 
 Median: installed ${(median(withT) / 1000).toFixed(1)} s, disabled ${(median(withoutT) / 1000).toFixed(1)} s: ${((median(withT) / median(withoutT) - 1) * 100).toFixed(1)} % longer (goal ≤ 10 %).
 `;
@@ -391,7 +416,7 @@ Median: installed ${(median(withT) / 1000).toFixed(1)} s, disabled ${(median(wit
 function importMarkdown(o: Record<string, any>): string {
   return `# Recovery as data arrives: \`idgap import leads\` with and without the arrival triggers
 
-Run with \`PHASES=C npm run bench:arrival\` (bench/arrival.ts) on ${String(o.date).slice(0, 10)}: ${o.machine.cpus} × ${o.machine.cpu}, ${o.machine.memory_gib} GiB,
+Run with \`${SERVER_URL ? 'BENCH_DATABASE_URL=… ' : ''}PHASES=C npm run bench:arrival\` (bench/arrival.ts) on ${String(o.date).slice(0, 10)}: ${o.machine.cpus} × ${o.machine.cpu}, ${o.machine.memory_gib} GiB,
 Node ${o.machine.node}, ${o.server} ${o.server_version}; shared machine, load average ${o.machine.load_at_start.join(' / ')} at the start,
 ${o.load_at_end.join(' / ')} at the end. ${IMPORT_ROWS.toLocaleString('en-US')} leads imported into an empty table, triggers installed vs
 disabled (\`alter table … disable trigger\`), alternating; no worker running, so the queued job stays queued.

@@ -146,7 +146,7 @@ export interface ArrivalsListener {
 
 /**
  * Recovery as data arrives: the hand-off from the loaders' triggers to the job queue. The triggers on the raw tables
- * record the changed ids in ops.lead_changes / ops.driver_changes and NOTIFY idgap_arrivals; they never call add_job,
+ * record the changed ids in ops.lead_changes (inserted leads as id ranges, ops.lead_insert_ranges) / ops.driver_changes and NOTIFY idgap_arrivals; they never call add_job,
  * whose job-key row lock would make concurrent loaders wait on each other until commit. This listener, on its own
  * connection, answers a notification with `ops.queue_arrivals()` (one recover_arrivals job per batching window; a
  * burst of notifications while a call runs makes one more call, not one each). The work lists are the source of

@@ -124,6 +124,7 @@ describe('GET /metrics', () => {
     const before = await histogram();
     const lead = await insertLead(db.pool, { park_phone: '987650001' });
     /* The insert's trigger recorded the lead in the work list; it landed 3 s before its link. */
+    await db.pool.query('select ops.expand_lead_insert_ranges()');
     const recorded = await db.pool.query(`update ops.lead_changes set recorded_at = now() - interval '3 seconds' where lead_id = $1`, [lead]);
     expect(recorded.rowCount).toBe(1);
     await db.pool.query(`insert into canon.identity_registry (person_key, confidence_level) values ('00000000-0000-7000-8000-00000000a001', 'HIGH')`);

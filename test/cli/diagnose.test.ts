@@ -155,7 +155,7 @@ describe('diagnose: arrival latency', () => {
   it('shows the landed -> linked latency of the last hour and day, in the text and in --json', async () => {
     const { leadId } = await resolvedLead(db.pool, 0);
     /* The work list as the test writes it (the insert's trigger recorded the lead already). */
-    await db.pool.query('truncate ops.lead_changes, ops.driver_changes');
+    await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes');
     await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ($1, now() - interval '10 minutes')`, [leadId]);
     await db.pool.query(`update canon.identity_links set linked_at = (select recorded_at from ops.lead_changes where lead_id = $1) + interval '4 seconds' where source_pk = $1`, [leadId]);
     await db.pool.query(`insert into ops.lead_changes (lead_id, recorded_at) values ('waiting-lead', now() - interval '2 hours')`);

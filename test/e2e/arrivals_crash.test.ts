@@ -37,7 +37,7 @@ describe('recovery as data arrives, with the worker killed mid-stream', () => {
       insert into public.module_ct_cabinet_leads (external_id, lead_created_at, park_phone, first_name, last_name)
       select 'base-' || n, '2026-11-01 10:00', (700000000 + n)::text, 'Ana', 'Luna' from generate_series(1, 200) as n`);
     await db.pool.query('select * from canon.refresh_drivers_index()');
-    await db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
+    await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes restart identity');
 
     const first = spawnWorker(db.url, { concurrency: 2 });
     workers.push(first);
@@ -68,8 +68,8 @@ describe('recovery as data arrives, with the worker killed mid-stream', () => {
     workers.push(second);
     await until(async () => (await linkedStreamLeads()) === LEADS, 120_000, 250);
     await until(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from ops.lead_changes where taken_at is null`);
-      return rows[0]!.n === 0;
+      const { rows } = await db.pool.query<{ n: number }>(`select (select count(*) from ops.lead_changes where taken_at is null) + (select count(*) from ops.lead_insert_ranges) as n`);
+      return Number(rows[0]!.n) === 0;
     }, 60_000, 250);
     const { rows: recorded } = await db.pool.query<{ n: number }>(`select count(distinct lead_id)::int as n from ops.lead_changes where lead_id like 'stream-%'`);
     expect(recorded[0]!.n).toBe(LEADS);

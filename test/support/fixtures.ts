@@ -99,7 +99,7 @@ export async function resetData(db: pg.Pool): Promise<void> {
     canon.identity_links, canon.identity_origin, canon.identity_origin_history, canon.identity_registry,
     ops.identity_matching_jobs, ops.job_runs, ops.identity_gap_daily, ops.recovery_queue,
     canon.near_keys, canon.near_key_variants, ops.recovery_near_pairs, ops.lead_candidates, ops.review_decisions,
-    ops.lead_changes, ops.driver_changes, ops.lead_keys restart identity cascade`);
+    ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes, ops.lead_keys restart identity cascade`);
   await db.query(`update canon.drivers_index_state set last_refreshed_at = null, content_changed_at = null, row_count = 0`);
   await db.query(`delete from graphile_worker._private_jobs`).catch(() => undefined);
 }

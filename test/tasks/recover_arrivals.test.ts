@@ -14,7 +14,7 @@ const db = await useTestDatabase();
  * so that a run takes only what the test then changes. leadArrived and driverChanged record by hand (the contract
  * allows it).
  */
-const settle = () => db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
+const settle = () => db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes restart identity');
 const leadArrived = (leadId: string) => db.pool.query('insert into ops.lead_changes (lead_id) values ($1)', [leadId]);
 /* A driver recorded by hand besides its trigger's row: a duplicate id in a work list is taken once. */
 const driverChanged = (driverId: string, change: 'insert' | 'update' | 'delete' = 'insert') =>
@@ -38,7 +38,7 @@ const attempts = async () => {
 
 beforeEach(async () => {
   await resetData(db.pool);
-  await db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
+  await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes restart identity');
 });
 
 describe('recover_arrivals', () => {
@@ -144,6 +144,7 @@ describe('recover_arrivals', () => {
     const lead = await insertLead(db.pool, { park_phone: '987654321', first_name: 'Rosa', last_name: 'Quispe' });
     const { rows: [dead] } = await db.pool.query<{ id: string }>(`insert into ops.job_runs (task, trigger, state, started_at, finished_at, error)
       values ('recover_arrivals', 'arrival', 'failed', now() - interval '1 minute', now(), 'abandoned: the process running it stopped before it finished') returning id`);
+    await db.pool.query('select ops.expand_lead_insert_ranges()'); // the dead run's take expanded the insert's range first
     await db.pool.query('update ops.lead_changes set run_id = $1, taken_at = now()', [dead!.id]);
     const run = await recoverArrivals();
     expect(run.stats).toMatchObject({ leads_taken: 1, planned: 1 });

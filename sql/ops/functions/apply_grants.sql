@@ -57,7 +57,7 @@ begin
   grant select on ops.settings, ops.sql_objects, ops.job_triggers to idgap_worker;
   /* The review store (written by the runs) and the decisions (read by them: a rejected pair is never proposed again);
      the arrival work lists (taken by the incremental runs). */
-  grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.driver_changes, ops.lead_keys to idgap_worker;
+  grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes, ops.lead_keys to idgap_worker;
   grant select on ops.review_decisions to idgap_worker;
   /* The near-key pairs of running runs, and the match weights a worker may re-estimate. */
   grant select, insert, update, delete on ops.recovery_near_pairs, ops.match_weights to idgap_worker;

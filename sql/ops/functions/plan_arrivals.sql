@@ -1,6 +1,7 @@
 /*
  * The plan of an incremental run (task recover_arrivals), in one transaction:
- *   1. take the work lists: every untaken row of ops.driver_changes and
+ *   1. take the work lists: the ranges of inserted leads are expanded into
+ *      ops.lead_changes first (ops.expand_lead_insert_ranges), then every untaken row of ops.driver_changes and
  *      ops.lead_changes gets the run's id and taken_at (rows recorded after
  *      this statement's snapshot stay for the next run), and so does every
  *      row taken by a recover_arrivals run that failed within the retention
@@ -40,6 +41,7 @@ begin
   select coalesce(array_agg(runs.id), '{}') into failed_runs
   from ops.job_runs as runs
   where runs.task = 'recover_arrivals' and runs.state = 'failed' and runs.finished_at > took_at - retention;
+  perform ops.expand_lead_insert_ranges();
   with taken as (
     update ops.driver_changes as changes
     set run_id = p_run_id, taken_at = took_at
@@ -88,4 +90,4 @@ begin
   return next;
 end
 $$;
-comment on function ops.plan_arrivals(bigint, integer) is 'The plan of an incremental run: takes the work lists (ops.driver_changes, ops.lead_changes: untaken rows, and rows of recover_arrivals runs that failed), refreshes the changed drivers'' index rows (re-opening only the leads they meet), plans the taken leads in the gap and the re-opened ones, prunes taken rows past the retention; returns the counts. The caller holds the recovery lock.';
+comment on function ops.plan_arrivals(bigint, integer) is 'The plan of an incremental run: takes the work lists (ops.driver_changes, ops.lead_changes after expanding ops.lead_insert_ranges into it: untaken rows, and rows of recover_arrivals runs that failed), refreshes the changed drivers'' index rows (re-opening only the leads they meet), plans the taken leads in the gap and the re-opened ones, prunes taken rows past the retention; returns the counts. The caller holds the recovery lock.';

@@ -7,7 +7,8 @@
  * source of truth, so a lost call loses no work, only time until the sweep.
  *
  * Nothing is queued when queuing is off (ops.arrival_queuing_on), when no
- * change older than p_min_age_ms waits in ops.lead_changes or
+ * change older than p_min_age_ms waits in ops.lead_changes,
+ * ops.lead_insert_ranges or
  * ops.driver_changes, or when a recover_arrivals job is already waiting (not
  * yet locked): it will take the changes when it starts. Else one job through
  * ops.enqueue_job: task and job key recover_arrivals, in the serial queue of
@@ -31,6 +32,7 @@ begin
     return null;
   end if;
   if not exists (select 1 from ops.lead_changes as changes where changes.taken_at is null and changes.recorded_at <= oldest)
+     and not exists (select 1 from ops.lead_insert_ranges as ranges where ranges.recorded_at <= oldest)
      and not exists (select 1 from ops.driver_changes as changes where changes.taken_at is null and changes.recorded_at <= oldest) then
     return null;
   end if;

@@ -50,6 +50,7 @@ work_lists as (
   /* The oldest row no incremental run took yet, of either work list (the oldest by id: the open rows' index). */
   select round(extract(epoch from clock_timestamp() - least(
            (select changes.recorded_at from ops.lead_changes as changes where changes.taken_at is null order by changes.id limit 1),
+           (select ranges.recorded_at from ops.lead_insert_ranges as ranges order by ranges.id limit 1),
            (select changes.recorded_at from ops.driver_changes as changes where changes.taken_at is null order by changes.id limit 1)))::numeric, 1)
          as oldest_waiting_seconds
 ),
@@ -121,7 +122,7 @@ checks as (
          coalesce(work_lists.oldest_waiting_seconds, 0),
          settings.work_list_stale_seconds::numeric,
          case when coalesce(work_lists.oldest_waiting_seconds, 0) > settings.work_list_stale_seconds
-              then 'A lead or driver change has waited ' || work_lists.oldest_waiting_seconds || ' s in the work lists (ops.lead_changes, ops.driver_changes): no recover_arrivals run takes them. Is the worker running (idgap start)? Is a recover_arrivals job queued (graphile_worker.jobs), or stuck behind a long retry_identity_matching run in their serial queue?'
+              then 'A lead or driver change has waited ' || work_lists.oldest_waiting_seconds || ' s in the work lists (ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes): no recover_arrivals run takes them. Is the worker running (idgap start)? Is a recover_arrivals job queued (graphile_worker.jobs), or stuck behind a long retry_identity_matching run in their serial queue?'
               else 'Seconds the oldest untaken row of the arrival work lists has waited (0 when none waits).' end
   from settings, work_lists
 )

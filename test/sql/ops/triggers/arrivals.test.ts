@@ -15,13 +15,19 @@ beforeAll(async () => {
 });
 beforeEach(async () => {
   await resetData(db.pool);
-  await db.pool.query('truncate ops.lead_changes, ops.driver_changes restart identity');
+  await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes restart identity');
   await db.pool.query(`update ops.settings set value = 'on' where key = 'arrival_enqueue_enabled'`);
   await db.pool.query('delete from ops.job_triggers');
 });
 
-const leadChanges = async () =>
-  (await db.pool.query<{ lead_id: string }>('select lead_id from ops.lead_changes order by lead_id')).rows.map((r) => r.lead_id).sort();
+/* The recorded leads, one row each: inserts are recorded as ranges of ids, expanded as an incremental run does first. */
+const leadChanges = async () => {
+  await db.pool.query('select ops.expand_lead_insert_ranges()');
+  return (await db.pool.query<{ lead_id: string }>('select lead_id from ops.lead_changes order by lead_id')).rows.map((r) => r.lead_id).sort();
+};
+const ranges = async () =>
+  (await db.pool.query<{ first_id: string; last_id: string; lead_count: string }>('select first_id, last_id, lead_count from ops.lead_insert_ranges order by first_id')).rows
+    .map((r) => [Number(r.first_id), Number(r.last_id), Number(r.lead_count)]);
 const driverChanges = async () =>
   (await db.pool.query<{ driver_id: string; change: string }>('select driver_id, change from ops.driver_changes order by driver_id, change')).rows.map(
     (r) => `${r.driver_id}:${r.change}`,
@@ -49,9 +55,44 @@ describe('arrival triggers on public.module_ct_cabinet_leads', () => {
     expect(rows[0]!.n).toBe(1);
   });
 
+  it('records an insert statement as one range of its ids when they are consecutive, else one range per run of consecutive ids', async () => {
+    await db.pool.query(`alter table public.module_ct_cabinet_leads alter column id restart with 1000`);
+    await insertLeads(1000);
+    expect(await ranges()).toEqual([[1000, 1999, 1000]]);
+    /* Ids given by the loader (or taken by another session in between): only the statement's own ids, never a gap. */
+    await db.pool.query(`insert into public.module_ct_cabinet_leads (id, external_id) values (10, 'X10'), (11, 'X11'), (12, 'X12'), (20, 'X20'), (5000, 'X5000')`);
+    expect(await ranges()).toEqual([[10, 12, 3], [20, 20, 1], [1000, 1999, 1000], [5000, 5000, 1]]);
+    await db.pool.query(`insert into public.module_ct_cabinet_leads (external_id) select 'none' where false`);
+    expect(await ranges()).toHaveLength(4);
+    expect(await leadChanges()).toEqual([...Array.from({ length: 1000 }, (_, k) => `L${k + 1}`), 'X10', 'X11', 'X12', 'X20', 'X5000'].sort());
+    expect(await ranges()).toEqual([]);
+  });
+
+  it('expands a range into one row per lead still there, with its recorded_at, and leaves a range committed later for the next expansion', async () => {
+    await insertLeads(5);
+    const { rows: [range] } = await db.pool.query<{ recorded_at: string }>('select recorded_at::text from ops.lead_insert_ranges');
+    await db.pool.query(`delete from public.module_ct_cabinet_leads where external_id = 'L2'`);
+    await db.pool.query(`update public.module_ct_cabinet_leads set external_id = 'L4-renamed' where external_id = 'L4'`);
+    const late = await db.pool.connect();
+    try {
+      await late.query('begin');
+      await late.query(`insert into public.module_ct_cabinet_leads (external_id) values ('LATE')`);
+      expect((await db.pool.query('select ops.expand_lead_insert_ranges() as n')).rows[0].n).toBe('4');
+      await late.query('commit');
+    } finally {
+      late.release();
+    }
+    const { rows } = await db.pool.query<{ lead_id: string; recorded_at: Date }>(
+      `select lead_id, recorded_at from ops.lead_changes where recorded_at = $1::timestamptz order by id`, [range!.recorded_at]);
+    /* L4 was recorded by the update too, under both ids; the range gives its lead_id of now. */
+    expect(rows.map((r) => r.lead_id)).toEqual(['L1', 'L3', 'L4-renamed', 'L5']);
+    expect(await ranges()).toHaveLength(1);
+    expect(await leadChanges()).toContain('LATE');
+  });
+
   it('records an update of a key column, and nothing for an update of another column', async () => {
     await insertLeads(4);
-    await db.pool.query('truncate ops.lead_changes');
+    await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges');
     await db.pool.query(`update public.module_ct_cabinet_leads set status = 'active', asset_model = 'Yaris', park_name = 'X'`);
     expect(await leadChanges()).toEqual([]);
     await db.pool.query(`update public.module_ct_cabinet_leads set park_phone = park_phone where external_id = 'L1'`); // same value
@@ -64,10 +105,10 @@ describe('arrival triggers on public.module_ct_cabinet_leads', () => {
 
   it('records both the old and the new lead id when external_id changes', async () => {
     await insertLeads(2);
-    await db.pool.query('truncate ops.lead_changes');
+    await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges');
     await db.pool.query(`update public.module_ct_cabinet_leads set external_id = 'NEW-' || external_id where external_id = 'L1'`);
     expect(await leadChanges()).toEqual(['L1', 'NEW-L1']);
-    await db.pool.query('truncate ops.lead_changes');
+    await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges');
     const { rows } = await db.pool.query<{ id: string }>(`update public.module_ct_cabinet_leads set external_id = null where external_id = 'L2' returning id`);
     expect(await leadChanges()).toEqual([rows[0]!.id, 'L2'].sort());
   });
@@ -224,7 +265,7 @@ describe('ops.queue_arrivals', () => {
     expect((await db.pool.query('select ops.queue_arrivals() as id')).rows[0].id).toBeNull();
     await insertLeads(1);
     expect((await db.pool.query('select ops.queue_arrivals(60000) as id')).rows[0].id).toBeNull();
-    await db.pool.query(`update ops.lead_changes set recorded_at = recorded_at - interval '2 minutes'`);
+    await db.pool.query(`update ops.lead_insert_ranges set recorded_at = recorded_at - interval '2 minutes'`);
     expect((await db.pool.query('select ops.queue_arrivals(60000) as id')).rows[0].id).not.toBeNull();
   });
 

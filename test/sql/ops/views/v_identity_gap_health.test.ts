@@ -240,7 +240,7 @@ describe('ops.v_identity_gap_health', () => {
 
   describe('work_lists_drain', () => {
     beforeEach(async () => {
-      await db.pool.query('truncate ops.lead_changes, ops.driver_changes');
+      await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes');
     });
 
     it('is ok with value 0 when nothing waits in the work lists', async () => {
@@ -255,10 +255,11 @@ describe('ops.v_identity_gap_health', () => {
       expect(Number(row.value)).toBeGreaterThanOrEqual(60);
     });
 
-    it.each([['lead_changes', 'lead_id'], ['driver_changes', 'driver_id']])('fails when the oldest untaken row of ops.%s is older than the threshold', async (table, column) => {
-      const extra = table === 'driver_changes' ? ", change" : '';
-      const extraValue = table === 'driver_changes' ? ", 'insert'" : '';
-      await db.pool.query(`insert into ops.${table} (${column}, recorded_at${extra}) values ('stuck', now() - interval '10 minutes'${extraValue})`);
+    it.each([['lead_changes', 'lead_id'], ['driver_changes', 'driver_id'], ['lead_insert_ranges', 'first_id']])('fails when the oldest untaken row of ops.%s is older than the threshold', async (table, column) => {
+      const extra = table === 'driver_changes' ? ', change' : table === 'lead_insert_ranges' ? ', last_id, lead_count' : '';
+      const extraValue = table === 'driver_changes' ? ", 'insert'" : table === 'lead_insert_ranges' ? ', 1, 1' : '';
+      const value = table === 'lead_insert_ranges' ? '1' : "'stuck'";
+      await db.pool.query(`insert into ops.${table} (${column}, recorded_at${extra}) values (${value}, now() - interval '10 minutes'${extraValue})`);
       const row = await check('work_lists_drain');
       expect(row.status).toBe('fail');
       expect(Number(row.value)).toBeGreaterThanOrEqual(600);

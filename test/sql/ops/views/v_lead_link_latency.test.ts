@@ -7,7 +7,7 @@ const db = await useTestDatabase();
 
 beforeEach(async () => {
   await resetData(db.pool);
-  await db.pool.query('truncate ops.lead_changes, ops.driver_changes');
+  await db.pool.query('truncate ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes');
 });
 
 /** A work-list row recorded `ago` before now, and (linkedAfter seconds later) the lead's link. */
