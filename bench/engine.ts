@@ -24,7 +24,6 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { createPool, startEmbedded } from '../src/db.js';
 import { generate } from '../src/generate/generate.js';
-import { importCsv } from '../src/import/import.js';
 import { createLogger, type Log } from '../src/log.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 
@@ -50,14 +49,16 @@ interface Engine {
   withRun: (withClient: unknown, opts: Record<string, unknown>, body: (params: Record<string, unknown>, ctx: { client: pg.PoolClient; runId: number; log: Log }) => Promise<unknown>) => Promise<{ runId: number }>;
   poolClient: (pool: pg.Pool) => unknown;
   recoveryParamsSchema: unknown;
+  /** The engine's own importer: an older checkout's schema lacks what this checkout's importer calls (ops.queue_arrivals). */
+  importCsv: (pool: pg.Pool, kind: string, file: string, log: Log) => Promise<unknown>;
   /** Settings written into each fresh copy before its recovery (this engine's template is shared). */
   settings?: Record<string, string>;
 }
 
 async function loadEngine(dir: string, name: string): Promise<Engine> {
   const mod = async (p: string) => import(pathToFileURL(path.join(dir, 'dist', p)).href);
-  const [migrate, recovery, runs] = await Promise.all([mod('src/migrate.js'), mod('src/recovery.js'), mod('src/runs.js')]);
-  return { name, dir, migrateDatabase: migrate.migrateDatabase, runRecovery: recovery.runRecovery, withRun: runs.withRun, poolClient: runs.poolClient, recoveryParamsSchema: recovery.recoveryParamsSchema };
+  const [migrate, recovery, runs, importer] = await Promise.all([mod('src/migrate.js'), mod('src/recovery.js'), mod('src/runs.js'), mod('src/import/import.js')]);
+  return { name, dir, migrateDatabase: migrate.migrateDatabase, runRecovery: recovery.runRecovery, withRun: runs.withRun, poolClient: runs.poolClient, recoveryParamsSchema: recovery.recoveryParamsSchema, importCsv: importer.importCsv };
 }
 
 const dbUrl = (base: string, name: string) => {
@@ -91,13 +92,13 @@ async function buildTemplate(base: string, engine: Engine, name: string, dataDir
   await engine.migrateDatabase(url, log);
   const pool = createPool(url, 2, 'idgap-bench');
   try {
-    await importCsv(pool, 'leads', path.join(dataDir, 'leads.csv'), log);
-    await importCsv(pool, 'drivers', path.join(dataDir, 'drivers.csv'), log);
+    await engine.importCsv(pool, 'leads', path.join(dataDir, 'leads.csv'), log);
+    await engine.importCsv(pool, 'drivers', path.join(dataDir, 'drivers.csv'), log);
     const started = performance.now();
     await pool.query('select * from canon.refresh_drivers_index()');
     process.stderr.write(`[engine] ${name}: first drivers index refresh ${Math.round(performance.now() - started)} ms\n`);
     /* The near keys' variant tables, when this engine has them: their first build and a refresh that changes nothing. */
-    if ((await pool.query(`select to_regprocedure('canon.refresh_near_keys()') is not null as has`)).rows[0].has) {
+    if ((await pool.query(`select exists (select 1 from pg_proc where proname = 'refresh_near_keys' and pronamespace = 'canon'::regnamespace) as has`)).rows[0].has) {
       await pool.query('truncate canon.near_keys, canon.near_key_variants');
       let t = performance.now();
       await pool.query('select * from canon.refresh_near_keys()');
