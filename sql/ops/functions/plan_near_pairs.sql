@@ -16,6 +16,8 @@
  * their drivers for a name that agrees (canon.name_similarity_near at or above
  * the threshold): a near key of someone whose name disagrees is no candidate,
  * and joins no component. No scan of the drivers, no similarity join.
+ * A lead one edit from more than near_max_pairs drivers keeps no pair (a
+ * crowded key: no evidence, and a glue of components).
  * p_enabled false (ops.settings near_keys_enabled = 0) finds none.
  * Pairs of runs no longer running are cleared first.
  */
@@ -29,6 +31,7 @@ set jit = off
 as $$
 declare
   found_pairs integer := 0;
+  max_pairs integer := coalesce(ops.setting_integer('near_max_pairs'), 10);
 begin
   perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean, linked_person_key uuid, phone_norm text, plate_norm text, lead_name text)';
   perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text)';
@@ -109,7 +112,16 @@ begin
     and not exists (select 1 from ops.review_decisions as rejected
                     where rejected.decision = 'reject' and rejected.lead_id = open_leads.lead_id
                       and rejected.driver_id = drivers.driver_id);
-  get diagnostics found_pairs = row_count;
+
+  /* Crowded keys: a lead one edit from more than near_max_pairs drivers (names agreeing) keeps no pair. So many
+     neighbours (a block of consecutive phones, a plate series) make one edit no evidence, and their pairs would glue
+     the components into one batch: 100,000 leads with consecutive phones and one name made 1.1M pairs and a component
+     of 99,999 leads. Counted per lead against the whole index, never against the plan's other leads, so that a
+     lead's pairs do not depend on which leads a run plans. */
+  delete from plan_near as near
+  where near.prio in (select crowded.prio from plan_near as crowded group by crowded.prio
+                      having count(distinct crowded.driver_id) > max_pairs);
+  select count(*) into found_pairs from plan_near;
 
   insert into ops.recovery_near_pairs (run_id, lead_id, rule_no, driver_id, key_level)
   select distinct on (near.lead_id, near.rule_no, near.driver_id) p_run_id, near.lead_id, near.rule_no, near.driver_id, near.key_level
@@ -124,4 +136,4 @@ begin
   return found_pairs;
 end
 $$;
-comment on function ops.plan_near_pairs(bigint, boolean, numeric) is 'Step of ops.plan_recovery: the near-key pairs (R4_PLATE_NEAR, R5_PHONE_NEAR) of the plan''s leads the exact rules may leave without a person, found by equality joins on one-deletion variants, the edit and the name checked; written to ops.recovery_near_pairs and to the plan''s edges. Returns how many pairs.';
+comment on function ops.plan_near_pairs(bigint, boolean, numeric) is 'Step of ops.plan_recovery: the near-key pairs (R4_PLATE_NEAR, R5_PHONE_NEAR) of the plan''s leads the exact rules may leave without a person, found by equality joins on one-deletion variants, the edit and the name checked, a lead with over near_max_pairs near drivers keeps none; written to ops.recovery_near_pairs and to the plan''s edges. Returns how many pairs.';

@@ -31,6 +31,36 @@ describe('ops.plan_near_pairs (in ops.plan_recovery)', () => {
       expect(component(typo)).toBe(component(exactPhone));
     });
   });
+
+  it('keeps no pair for a lead one edit from more than near_max_pairs drivers (a block of consecutive phones), and its pairs with a higher cap', async () => {
+    /* 40 drivers of one name with consecutive phones 987000100-987000139, and 10 leads 987000140-987000149 without a
+       driver of their own: lead 98700014d is one digit from 98700010d, 11d, 12d and 13d (and a swap from 9870001d4). */
+    await db.pool.query(`insert into public.drivers (driver_id, park_id, phone, full_name, hire_date)
+      select 'block' || n, 'park-1', '51' || (987000100 + n)::text, 'QUISPE MAMANI ROSA', date '2026-10-20' from generate_series(0, 39) as n`);
+    await insertDriver(db.pool, { driver_id: 'lonely', phone: '51912345678', ...ROSA });
+    await refreshIndex(db.pool);
+    await db.pool.query(`insert into public.module_ct_cabinet_leads (external_id, lead_created_at, park_phone, first_name, last_name)
+      select 'crowd' || n, timestamp '2026-11-01 10:00', (987000140 + n)::text, 'Rosa', 'Quispe Mamani' from generate_series(0, 9) as n`);
+    const typo = await insertLead(db.pool, { park_phone: '912345679', ...rosa });
+    const pairsPerLead = (ctx: { runId: number; rows: <T>(sql: string, params?: unknown[]) => Promise<T[]> }) =>
+      ctx.rows<{ lead_id: string; n: number }>(
+        'select lead_id, count(*)::int as n from ops.recovery_near_pairs where run_id = $1 group by lead_id order by lead_id', [ctx.runId]);
+    await db.pool.query(`update ops.settings set value = '3' where key = 'near_max_pairs'`);
+    try {
+      await withPlannedBatch(db, async (ctx) => {
+        /* The crowded leads keep none; the typo of a phone only one driver is near keeps its pair. */
+        expect(await pairsPerLead(ctx)).toEqual([{ lead_id: typo, n: 1 }]);
+      });
+      await db.pool.query(`update ops.settings set value = '1000' where key = 'near_max_pairs'`);
+      await withPlannedBatch(db, async (ctx) => {
+        const pairs = await pairsPerLead(ctx);
+        expect(pairs).toHaveLength(11);
+        for (const p of pairs.filter((x) => x.lead_id !== typo)) expect(p.n).toBeGreaterThanOrEqual(4);
+      });
+    } finally {
+      await db.pool.query(`update ops.settings set value = '10' where key = 'near_max_pairs'`);
+    }
+  });
 });
 
 describe('ops.batch_near_candidates (in ops.batch_find_candidates)', () => {

@@ -1,0 +1,16 @@
+--! Previous: sha1:ad777746bd075d0015fde36d05f50195291f1be2
+--! Hash: sha1:5ce6aeb84a041652f01a119ff16a162378ecba1c
+--! Message: near pairs cap
+
+/*
+ * Near keys (issue 16) and the plan's components (issue 15). A key one edit
+ * from many drivers (a block of consecutive phone numbers, a plate series) is
+ * no evidence, and its pairs glued the plan's components together: 100,000
+ * leads with consecutive phones and one name made 1.1M near pairs and one
+ * component of 99,999 leads, a single batch that ran for minutes. The plan now
+ * drops the near pairs of a lead with more than near_max_pairs near-key
+ * drivers (ops.plan_near_pairs).
+ */
+insert into ops.settings (key, value, value_type, description) values
+  ('near_max_pairs', '10', 'integer', 'Near keys (R4_PLATE_NEAR, R5_PHONE_NEAR): a lead one edit from more than this many drivers (names agreeing) gets no near-key pair: so many neighbours make one edit no evidence, and their pairs would glue the plan''s components into one giant batch.')
+on conflict (key) do nothing;
