@@ -1,5 +1,5 @@
 --! Previous: sha1:ad777746bd075d0015fde36d05f50195291f1be2
---! Hash: sha1:5ce6aeb84a041652f01a119ff16a162378ecba1c
+--! Hash: sha1:a76f8dd41e4113ce39aee686f8c462b8c8a314c1
 --! Message: near pairs cap
 
 /*
@@ -9,8 +9,9 @@
  * leads with consecutive phones and one name made 1.1M near pairs and one
  * component of 99,999 leads, a single batch that ran for minutes. The plan now
  * drops the near pairs of a lead with more than near_max_pairs near-key
- * drivers (ops.plan_near_pairs).
+ * drivers, and does not check the edits of a key sharing a one-deletion
+ * variant with more than 5 x near_max_pairs keys (ops.plan_near_pairs).
  */
 insert into ops.settings (key, value, value_type, description) values
-  ('near_max_pairs', '10', 'integer', 'Near keys (R4_PLATE_NEAR, R5_PHONE_NEAR): a lead one edit from more than this many drivers (names agreeing) gets no near-key pair: so many neighbours make one edit no evidence, and their pairs would glue the plan''s components into one giant batch.')
+  ('near_max_pairs', '10', 'integer', 'Near keys (R4_PLATE_NEAR, R5_PHONE_NEAR): a lead one edit from more than this many drivers (names agreeing), or whose key shares a one-deletion variant with more than 5 x this many keys of the index, gets no near-key pair by it: so many neighbours make one edit no evidence, and their pairs would glue the plan''s components into one giant batch.')
 on conflict (key) do nothing;

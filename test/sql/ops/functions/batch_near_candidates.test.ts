@@ -61,6 +61,32 @@ describe('ops.plan_near_pairs (in ops.plan_recovery)', () => {
       await db.pool.query(`update ops.settings set value = '10' where key = 'near_max_pairs'`);
     }
   });
+
+  it('keeps no pair for a lead whose key shares a one-deletion variant with more than 5 x near_max_pairs keys, however few of them agree', async () => {
+    /* Lead phone 987000150: drivers 98700015x (x 1-9) and 9870001x0 (x 0-4, 6-9) share a variant with it: 18 keys, of
+       which only two have the lead's name. */
+    await db.pool.query(`insert into public.drivers (driver_id, park_id, phone, full_name, hire_date)
+      select 'dense' || k, 'park-1', '51' || k::text, case when k in (987000151, 987000160) then 'QUISPE MAMANI ROSA' else 'VEGA SOTO MARIO ' || k end, date '2026-10-20'
+      from (select 987000150 + x as k from generate_series(1, 9) as x union all select 987000100 + 10 * x from generate_series(0, 9) as x where x <> 5) as keys`);
+    await refreshIndex(db.pool);
+    const lead = await insertLead(db.pool, { park_phone: '987000150', ...rosa });
+    const pairs = async () => {
+      let found: string[] = [];
+      await withPlannedBatch(db, async (ctx) => {
+        found = (await ctx.rows<{ driver_id: string }>('select driver_id from ops.recovery_near_pairs where run_id = $1 and lead_id = $2 order by 1', [ctx.runId, lead])).map((r) => r.driver_id);
+      });
+      return found;
+    };
+    /* 5 x 10 = 50 keys allowed: the two drivers whose name agrees are its pairs. */
+    expect(await pairs()).toEqual(['dense987000151', 'dense987000160']);
+    await db.pool.query(`update ops.settings set value = '3' where key = 'near_max_pairs'`);
+    try {
+      /* 5 x 3 = 15 < 18 keys: crowded, no pair, although only two drivers agree (fewer than the cap of 3). */
+      expect(await pairs()).toEqual([]);
+    } finally {
+      await db.pool.query(`update ops.settings set value = '10' where key = 'near_max_pairs'`);
+    }
+  });
 });
 
 describe('ops.batch_near_candidates (in ops.batch_find_candidates)', () => {
