@@ -1,5 +1,5 @@
 --! Previous: sha1:ad777746bd075d0015fde36d05f50195291f1be2
---! Hash: sha1:a76f8dd41e4113ce39aee686f8c462b8c8a314c1
+--! Hash: sha1:9834a0aff3fde9d69439199e642bc3a4bb93d163
 --! Message: near pairs cap
 
 /*
@@ -15,3 +15,6 @@
 insert into ops.settings (key, value, value_type, description) values
   ('near_max_pairs', '10', 'integer', 'Near keys (R4_PLATE_NEAR, R5_PHONE_NEAR): a lead one edit from more than this many drivers (names agreeing), or whose key shares a one-deletion variant with more than 5 x this many keys of the index, gets no near-key pair by it: so many neighbours make one edit no evidence, and their pairs would glue the plan''s components into one giant batch.')
 on conflict (key) do nothing;
+
+/* ops.job_waits takes the status alone now: a pending row already due waits for new evidence too (sql/ops/functions/job_waits.sql). */
+drop function if exists ops.job_waits(text, timestamptz);

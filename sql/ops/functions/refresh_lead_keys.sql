@@ -1,6 +1,6 @@
 /*
- * Keeps ops.lead_keys, the normalised keys of the leads that wait (pending in
- * backoff, failed), for the targeted re-open.
+ * Keeps ops.lead_keys, the normalised keys of the leads that wait (pending,
+ * failed: ops.job_waits), for the targeted re-open.
  *   - p_all false (an incremental refresh): normalise only the waiting leads it
  *     does not know yet, or knows under another country code. The missing ones
  *     are found first, apart: the planner otherwise joined every waiting lead
@@ -36,13 +36,13 @@ begin
     join public.module_ct_cabinet_leads as cabinet_leads
       on coalesce(cabinet_leads.external_id, cabinet_leads.id::text) = jobs.source_id
     left join ops.lead_keys as known on known.lead_id = jobs.source_id
-    where jobs.source_table = 'module_ct_cabinet_leads' and ops.job_waits(jobs.status, jobs.next_attempt_at)
+    where jobs.source_table = 'module_ct_cabinet_leads' and ops.job_waits(jobs.status)
       and (known.lead_id is null or known.country_code is distinct from default_code or not coalesce(known.lead_xmin = cabinet_leads.xmin, false));
   else
     create temp table lead_keys_due on commit drop as
     select jobs.source_id as lead_id
     from ops.identity_matching_jobs as jobs
-    where jobs.source_table = 'module_ct_cabinet_leads' and ops.job_waits(jobs.status, jobs.next_attempt_at)
+    where jobs.source_table = 'module_ct_cabinet_leads' and ops.job_waits(jobs.status)
       and not exists (select 1 from ops.lead_keys as known where known.lead_id = jobs.source_id and known.country_code = default_code);
   end if;
   analyze pg_temp.lead_keys_due;
@@ -66,7 +66,7 @@ begin
     where not exists (
       select 1 from ops.identity_matching_jobs as jobs
       where jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = keys.lead_id
-        and ops.job_waits(jobs.status, jobs.next_attempt_at));
+        and ops.job_waits(jobs.status));
   end if;
   if n_written > 10000 then
     analyze ops.lead_keys;

@@ -3,7 +3,7 @@
  * leads whose keys meet its old or new keys under a rule of the catalogue.
  * Reads pg_temp.drivers_index_changes (the old and new rows of the drivers a
  * refresh changed, canon.refresh_drivers_index_of) and makes the job rows of
- * the pending (backed off) and failed leads they meet due now: next_attempt_at
+ * the pending (backed off or due) and failed leads they meet due now: next_attempt_at
  * = now(), status and attempt_count unchanged (ops.plan_recovery takes a
  * failed row whose next_attempt_at has passed). No other job row is written.
  *
@@ -13,7 +13,9 @@
  * 1,000 drivers cost 12.3-12.9 s. A rule with a blocking key joins its key
  * here with no change, as long as ops.lead_keys carries that key (a key
  * without a column there fails loudly rather than re-opening nothing); the
- * near keys (phone_near, plate_near) probe the lead keys one edit away.
+ * near keys (phone_near, plate_near) meet the lead keys one edit away, except
+ * a crowded lead key (ops.near_key_crowded), which the plan gives no near pair:
+ * re-opening it would attempt it for nothing.
  */
 create or replace function ops.reopen_leads_for_changed_drivers()
 returns bigint
@@ -29,6 +31,7 @@ declare
   n_changed_keys bigint;
   n_waiting_keys bigint;
   any_waiting boolean;
+  max_pairs integer := coalesce(ops.setting_integer('near_max_pairs'), 10);
   near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
   n_reopened bigint;
 begin
@@ -90,21 +93,24 @@ begin
           from met
           join ops.identity_matching_jobs as jobs
             on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status, jobs.next_attempt_at)
+          where ops.job_waits(jobs.status)
           $exact$
         when probe_with_neighbours then $probe$
-          with met as materialized (
-            select distinct keys.lead_id
+          with near as materialized (
+            select distinct keys.lead_id, keys.%1$I as key
             from (select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null) as changed
             cross join lateral unnest(canon.key_neighbours(changed.key, %2$L = 'digits')) as probe(key)
             join ops.lead_keys as keys on keys.%1$I = probe.key
+          ),
+          met as materialized (
+            select distinct near.lead_id from near where not ops.near_key_crowded(near.key, %3$L, %4$s)
           )
           insert into reopen_jobs (job_id)
           select jobs.id
           from met
           join ops.identity_matching_jobs as jobs
             on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status, jobs.next_attempt_at)
+          where ops.job_waits(jobs.status)
           $probe$
         else $join$
           with changed as materialized (
@@ -119,21 +125,23 @@ begin
             where keys.%1$I is not null
           ),
           met as materialized (
-            select distinct waiting.lead_id
-            from waiting
-            join changed on changed.variant = waiting.variant
-            /* Sharing a deletion variant is one substitution, adjacent swap or an indel apart: keep the first two
-               (canon.one_edit without indels; a phone holds digits only, so no look-alike there). */
-            where canon.one_edit(waiting.key, changed.key) is not null
+            select distinct near.lead_id
+            from (select distinct waiting.lead_id, waiting.key
+                  from waiting
+                  join changed on changed.variant = waiting.variant
+                  /* Sharing a deletion variant is one substitution, adjacent swap or an indel apart: keep the first two
+                     (canon.one_edit without indels; a phone holds digits only, so no look-alike there). */
+                  where canon.one_edit(waiting.key, changed.key) is not null) as near
+            where not ops.near_key_crowded(near.key, %3$L, %4$s)
           )
           insert into reopen_jobs (job_id)
           select jobs.id
           from met
           join ops.identity_matching_jobs as jobs
             on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status, jobs.next_attempt_at)
+          where ops.job_waits(jobs.status)
           $join$
-      end, key_column, near_kind);
+      end, key_column, near_kind, case near_kind when 'digits' then 'phone' else 'plate' end, 5 * max_pairs);
   end loop;
 
   with reopened as (

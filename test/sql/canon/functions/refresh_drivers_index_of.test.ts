@@ -187,6 +187,44 @@ describe('targeted re-open', () => {
     expect(reopened).toEqual(expected);
   });
 
+  it('hands a pending lead already due to the plan when a changed driver meets it (it waits for evidence too)', async () => {
+    await full();
+    const due = await insertLead(db.pool, { park_phone: '987000001' });
+    await insertMatchingJob(db.pool, { leadId: due, status: 'pending', failReason: 'NO_CANDIDATES', attempts: 1, nextAttemptHours: -1 });
+    await insertDriver(db.pool, { driver_id: 'late', phone: '51987000001' });
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      expect((await client.query(`select * from canon.refresh_drivers_index_of(array['late'])`)).rows[0]).toMatchObject({ reopened: '1' });
+      expect((await client.query('select lead_id from pg_temp.reopened_leads')).rows.map((r) => r.lead_id)).toEqual([due]);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('re-opens no lead by a near key in a crowded region (its key shares a variant with more than 5 x near_max_pairs keys), but by an exact one', async () => {
+    /* Drivers 987000100-987000199 but 987000150: the lead's 987000150 shares a variant with about 20 of them. */
+    await db.pool.query(`insert into public.drivers (driver_id, park_id, phone) select 'block' || n, 'park-1', '51' || (987000100 + n)::text from generate_series(0, 99) as n where n <> 50`);
+    await full();
+    const crowded = await insertLead(db.pool, { park_phone: '987000150' });
+    await insertMatchingJob(db.pool, { leadId: crowded, status: 'failed', failReason: 'NO_CANDIDATES', attempts: 5 });
+    await db.pool.query(`update ops.settings set value = '3' where key = 'near_max_pairs'`);
+    try {
+      await db.pool.query(`insert into public.drivers (driver_id, park_id, phone) values ('near', 'park-1', '51987000159')`);
+      expect(await incremental(['near'])).toMatchObject({ inserted: '1', reopened: '0' });
+      await db.pool.query(`update ops.settings set value = '10' where key = 'near_max_pairs'`);
+      await db.pool.query(`insert into public.drivers (driver_id, park_id, phone) values ('near2', 'park-1', '51987000158')`);
+      expect(await incremental(['near2'])).toMatchObject({ inserted: '1', reopened: '1' });
+      await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = null where source_id = $1`, [crowded]);
+      await db.pool.query(`update ops.settings set value = '3' where key = 'near_max_pairs'`);
+      await db.pool.query(`insert into public.drivers (driver_id, park_id, phone) values ('exact', 'park-1', '51987000150')`);
+      expect(await incremental(['exact'])).toMatchObject({ inserted: '1', reopened: '1' });
+    } finally {
+      await db.pool.query(`update ops.settings set value = '10' where key = 'near_max_pairs'`);
+    }
+  });
+
   it('re-opens through the same path when the full refresh changes a driver', async () => {
     await full();
     const lead = await insertLead(db.pool, { park_phone: '987000001' });
@@ -235,23 +273,26 @@ describe('targeted re-open', () => {
 describe('ops.refresh_lead_keys', () => {
   const keys = async () => (await db.pool.query('select lead_id, phone_norm, plate_norm from ops.lead_keys order by lead_id')).rows;
 
-  it('adds only the waiting leads it lacks; the full pass writes changed keys again and drops the leads that no longer wait', async () => {
+  it('adds only the waiting leads it lacks (pending in backoff or due, failed); the full pass writes changed keys again and drops the leads that no longer wait', async () => {
     await db.pool.query('truncate ops.lead_keys');
     await insertLead(db.pool, { external_id: 'a-waits', park_phone: '987000001' });
     await insertLead(db.pool, { external_id: 'b-failed', asset_plate_number: 'ab-12' });
     await insertLead(db.pool, { external_id: 'c-due', park_phone: '987000003' });
+    await insertLead(db.pool, { external_id: 'd-matched', park_phone: '987000004' });
     await insertMatchingJob(db.pool, { leadId: 'a-waits', status: 'pending', attempts: 1, nextAttemptHours: 1 });
     await insertMatchingJob(db.pool, { leadId: 'b-failed', status: 'failed', attempts: 5 });
     await insertMatchingJob(db.pool, { leadId: 'c-due', status: 'pending', attempts: 1, nextAttemptHours: -1 });
-    expect((await db.pool.query('select ops.refresh_lead_keys(false) as n')).rows[0].n).toBe('2');
+    await insertMatchingJob(db.pool, { leadId: 'd-matched', status: 'matched', attempts: 1 });
+    expect((await db.pool.query('select ops.refresh_lead_keys(false) as n')).rows[0].n).toBe('3');
     expect(await keys()).toEqual([
       { lead_id: 'a-waits', phone_norm: '987000001', plate_norm: null },
       { lead_id: 'b-failed', phone_norm: null, plate_norm: 'AB12' },
+      { lead_id: 'c-due', phone_norm: '987000003', plate_norm: null },
     ]);
 
-    /* A key changed behind the work lists' back, and a lead that stopped waiting. */
+    /* A key changed behind the work lists' back, and leads that stopped waiting (linked). */
     await db.pool.query(`update public.module_ct_cabinet_leads set park_phone = '987000009' where external_id = 'a-waits'`);
-    await db.pool.query(`update ops.identity_matching_jobs set next_attempt_at = now() where source_id = 'b-failed'`);
+    await db.pool.query(`update ops.identity_matching_jobs set status = 'matched' where source_id in ('b-failed', 'c-due')`);
     expect((await db.pool.query('select ops.refresh_lead_keys(false) as n')).rows[0].n).toBe('0');
     expect((await db.pool.query('select ops.refresh_lead_keys(true) as n')).rows[0].n).toBe('1');
     expect(await keys()).toEqual([{ lead_id: 'a-waits', phone_norm: '987000009', plate_norm: null }]);
