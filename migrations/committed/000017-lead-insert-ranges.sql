@@ -1,5 +1,5 @@
 --! Previous: sha1:9416d9f5fd3fcd38adc3f3c69caff153f88e4af5
---! Hash: sha1:ad777746bd075d0015fde36d05f50195291f1be2
+--! Hash: sha1:2cf9102a71052e0b5ce2afde7a7870cb2840196d
 --! Message: inserted leads recorded as id ranges
 
 /*
@@ -22,6 +22,7 @@ create table ops.lead_insert_ranges (
   constraint lead_insert_ranges_consecutive check (last_id >= first_id and lead_count = last_id - first_id + 1)
 );
 comment on table ops.lead_insert_ranges is 'Work list of inserted leads, one row per inserting statement and run of consecutive ids (public.module_ct_cabinet_leads.id from first_id to last_id, all inserted by that statement), recorded by the trigger arrival_lead_inserts; expanded into ops.lead_changes (one row per lead, the same recorded_at) by ops.expand_lead_insert_ranges when an incremental run takes the work list.';
+comment on column ops.lead_insert_ranges.id is 'Order of recording.';
 comment on column ops.lead_insert_ranges.first_id is 'The first id (public.module_ct_cabinet_leads.id) of the run.';
 comment on column ops.lead_insert_ranges.last_id is 'The last id of the run (inclusive).';
 comment on column ops.lead_insert_ranges.lead_count is 'Leads in the run: last_id - first_id + 1.';

@@ -1,5 +1,5 @@
---! Previous: sha1:ad777746bd075d0015fde36d05f50195291f1be2
---! Hash: sha1:9834a0aff3fde9d69439199e642bc3a4bb93d163
+--! Previous: sha1:2cf9102a71052e0b5ce2afde7a7870cb2840196d
+--! Hash: sha1:a16f33222b63147d8ee02f7e31e95bc7b1fbdef1
 --! Message: near pairs cap
 
 /*
