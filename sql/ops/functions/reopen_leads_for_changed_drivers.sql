@@ -31,22 +31,23 @@ declare
   n_changed_keys bigint;
   n_waiting_keys bigint;
   any_waiting boolean;
+  met_sql text;
   max_pairs integer := coalesce(ops.setting_integer('near_max_pairs'), 10);
   near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
   n_reopened bigint;
 begin
   /* The temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
   perform 'PRAGMA:TABLE: drivers_index_changes (version text, driver_id text, park_id text, phone_norm text, license_norm text, plate_norm text, name_norm text, name_tokens text[], hire_date date)';
-  perform 'PRAGMA:TABLE: reopen_jobs (job_id bigint)';
+  perform 'PRAGMA:TABLE: reopen_met (lead_id text)';
   perform 'PRAGMA:TABLE: reopened_leads (lead_id text)';
   /* The leads re-opened, for the caller's plan (ops.plan_arrivals). */
-  drop table if exists pg_temp.reopened_leads, pg_temp.reopen_jobs;
+  drop table if exists pg_temp.reopened_leads, pg_temp.reopen_met;
   create temp table reopened_leads (lead_id text not null) on commit drop;
   if not exists (select 1 from pg_temp.drivers_index_changes) then
     return 0;
   end if;
 
-  create temp table reopen_jobs (job_id bigint not null) on commit drop;
+  create temp table reopen_met (lead_id text not null) on commit drop;
   /* One join a blocking key of the catalogue, on the changed drivers' old and new rows alike. */
   for key_column, near_kind in
     select distinct
@@ -79,75 +80,52 @@ begin
     end if;
     raise debug 'ops.reopen_leads_for_changed_drivers: % by %', key_column,
       case when near_kind is null then 'equality' when probe_with_neighbours then 'neighbour probes' else 'deletion variants' end;
+    /* The leads a changed key meets, by the key (one index probe per key) or one edit away, into reopen_met. */
+    met_sql := case
+      when near_kind is null then
+        'select keys.lead_id from changed_keys join ops.lead_keys as keys on keys.%1$I = changed_keys.key'
+      when probe_with_neighbours then
+        'select distinct keys.lead_id, keys.%1$I as key
+         from changed_keys
+         cross join lateral unnest(canon.key_neighbours(changed_keys.key, %2$L = ''digits'')) as probe(key)
+         join ops.lead_keys as keys on keys.%1$I = probe.key'
+      else
+        /* Sharing a deletion variant is one substitution, adjacent swap or an indel apart: keep the first two
+           (canon.one_edit without indels; a phone holds digits only, so no look-alike there). */
+        'with waiting as materialized (
+           select keys.lead_id, keys.%1$I as key, deletion.variant
+           from ops.lead_keys as keys
+           cross join lateral unnest(canon.key_deletions(keys.%1$I)) as deletion(variant)
+           where keys.%1$I is not null
+         ),
+         changed as materialized (
+           select changed_keys.key, deletion.variant
+           from changed_keys
+           cross join lateral unnest(canon.key_deletions(changed_keys.key)) as deletion(variant)
+         )
+         select distinct waiting.lead_id, waiting.key
+         from waiting
+         join changed on changed.variant = waiting.variant
+         where canon.one_edit(waiting.key, changed.key) is not null'
+    end;
+    if near_kind is not null then
+      /* A crowded lead key gets no near pair in the plan: re-opening it would attempt it for nothing. */
+      met_sql := 'select near.lead_id from (' || met_sql || ' offset 0) as near where not ops.near_key_crowded(near.key, %3$L, %4$s)';
+    end if;
     execute format(
-      case
-        when near_kind is null then $exact$
-          /* The leads a changed key meets first (one index probe per key), then their job rows. */
-          with met as materialized (
-            select distinct keys.lead_id
-            from (select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null) as changed
-            join ops.lead_keys as keys on keys.%1$I = changed.key
-          )
-          insert into reopen_jobs (job_id)
-          select jobs.id
-          from met
-          join ops.identity_matching_jobs as jobs
-            on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status)
-          $exact$
-        when probe_with_neighbours then $probe$
-          with near as materialized (
-            select distinct keys.lead_id, keys.%1$I as key
-            from (select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null) as changed
-            cross join lateral unnest(canon.key_neighbours(changed.key, %2$L = 'digits')) as probe(key)
-            join ops.lead_keys as keys on keys.%1$I = probe.key
-          ),
-          met as materialized (
-            select distinct near.lead_id from near where not ops.near_key_crowded(near.key, %3$L, %4$s)
-          )
-          insert into reopen_jobs (job_id)
-          select jobs.id
-          from met
-          join ops.identity_matching_jobs as jobs
-            on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status)
-          $probe$
-        else $join$
-          with changed as materialized (
-            select changed.key, deletion.variant
-            from (select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null) as changed
-            cross join lateral unnest(canon.key_deletions(changed.key)) as deletion(variant)
-          ),
-          waiting as materialized (
-            select keys.lead_id, keys.%1$I as key, deletion.variant
-            from ops.lead_keys as keys
-            cross join lateral unnest(canon.key_deletions(keys.%1$I)) as deletion(variant)
-            where keys.%1$I is not null
-          ),
-          met as materialized (
-            select distinct near.lead_id
-            from (select distinct waiting.lead_id, waiting.key
-                  from waiting
-                  join changed on changed.variant = waiting.variant
-                  /* Sharing a deletion variant is one substitution, adjacent swap or an indel apart: keep the first two
-                     (canon.one_edit without indels; a phone holds digits only, so no look-alike there). */
-                  where canon.one_edit(waiting.key, changed.key) is not null) as near
-            where not ops.near_key_crowded(near.key, %3$L, %4$s)
-          )
-          insert into reopen_jobs (job_id)
-          select jobs.id
-          from met
-          join ops.identity_matching_jobs as jobs
-            on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id
-          where ops.job_waits(jobs.status)
-          $join$
-      end, key_column, near_kind, case near_kind when 'digits' then 'phone' else 'plate' end, 5 * max_pairs);
+      'with changed_keys as materialized (
+         select distinct changes.%1$I as key from pg_temp.drivers_index_changes as changes where changes.%1$I is not null
+       )
+       insert into reopen_met (lead_id) ' || met_sql,
+      key_column, near_kind, case near_kind when 'digits' then 'phone' else 'plate' end, 5 * max_pairs);
   end loop;
 
+  /* Their job rows that wait, made due now. */
   with reopened as (
     update ops.identity_matching_jobs as jobs
     set next_attempt_at = now()
-    where jobs.id in (select reopen.job_id from reopen_jobs as reopen)
+    from (select distinct met.lead_id from reopen_met as met) as met
+    where jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = met.lead_id and ops.job_waits(jobs.status)
     returning jobs.source_id
   )
   insert into reopened_leads (lead_id)
