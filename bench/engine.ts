@@ -55,7 +55,7 @@ interface Engine {
   settings?: Record<string, string>;
 }
 
-async function loadEngine(dir: string, name: string): Promise<Engine> {
+export async function loadEngine(dir: string, name: string): Promise<Engine> {
   const mod = async (p: string) => import(pathToFileURL(path.join(dir, 'dist', p)).href);
   const [migrate, recovery, runs, importer] = await Promise.all([mod('src/migrate.js'), mod('src/recovery.js'), mod('src/runs.js'), mod('src/import/import.js')]);
   return { name, dir, migrateDatabase: migrate.migrateDatabase, runRecovery: recovery.runRecovery, withRun: runs.withRun, poolClient: runs.poolClient, recoveryParamsSchema: recovery.recoveryParamsSchema, importCsv: importer.importCsv };
@@ -83,7 +83,7 @@ const median = (xs: number[]) => {
 };
 
 /** A template database per engine: migrated by that engine, data imported and the drivers index refreshed. */
-async function buildTemplate(base: string, engine: Engine, name: string, dataDir: string, log: Log): Promise<void> {
+export async function buildTemplate(base: string, engine: Engine, name: string, dataDir: string, log: Log): Promise<void> {
   await admin(base, async (c) => {
     await c.query(`drop database if exists ${name} with (force)`);
     await c.query(`create database ${name}`);
@@ -116,7 +116,7 @@ async function buildTemplate(base: string, engine: Engine, name: string, dataDir
   }
 }
 
-async function copyOf(base: string, template: string, name: string): Promise<string> {
+export async function copyOf(base: string, template: string, name: string): Promise<string> {
   await admin(base, async (c) => {
     await c.query(`drop database if exists ${name} with (force)`);
     await c.query(`create database ${name} template ${template}`);
@@ -129,7 +129,7 @@ async function dropDb(base: string, name: string): Promise<void> {
 }
 
 /** One in-process recovery with `lanes` lanes; returns its duration (the run, plan included). */
-async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number; planMs?: number; plan?: unknown; stepMs?: unknown }> {
+export async function timedRecovery(engine: Engine, url: string, batchSize: number, lanes: number, log: Log): Promise<{ ms: number; runId: number; matched: number; planMs?: number; plan?: unknown; stepMs?: unknown }> {
   const pool = createPool(url, lanes + 2, 'idgap-bench');
   try {
     let matched = 0;

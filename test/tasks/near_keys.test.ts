@@ -118,6 +118,35 @@ describe('retry_identity_matching: rule R4_PLATE_NEAR', () => {
   });
 });
 
+describe('retry_identity_matching: near keys after a reviewer rejected the exact candidate', () => {
+  /* The plan reads "no exact candidate" from its own edges; a lead whose every exact candidate was rejected has none,
+     and is checked against the drivers index (ops.plan_near_pairs' second branch). */
+  const setUp = async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', car_number: 'ABC123', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'd2', phone: '51987654321', full_name: 'PEREZ SOTO LUIS', hire_date: '2026-10-20' });
+    return insertLead(db.pool, { asset_plate_number: 'ABD123', park_phone: '987654321', ...rosaLead });
+  };
+
+  it('looks for near keys of a lead whose only exact candidate was rejected, and links the near one', async () => {
+    const lead = await setUp();
+    await db.pool.query(`insert into ops.review_decisions (lead_id, driver_id, decision, reviewer) values ($1, 'd2', 'reject', 'ana')`, [lead]);
+    await refreshIndex(db.pool);
+    await recover();
+    const link = await linkOf(db.pool, lead);
+    expect(link?.match_rule).toBe('R4_PLATE_NEAR');
+    expect(link!.person_key).toBe(await driverPerson(db.pool, 'd1'));
+  });
+
+  it('without the reject, the exact phone candidate keeps the lead from near keys', async () => {
+    const lead = await setUp();
+    await refreshIndex(db.pool);
+    await recover();
+    const link = await linkOf(db.pool, lead);
+    expect(link?.match_rule).not.toBe('R4_PLATE_NEAR');
+    expect(link?.person_key ?? null).not.toBe(await driverPerson(db.pool, 'd1'));
+  });
+});
+
 describe('retry_identity_matching: rule R5_PHONE_NEAR', () => {
   it('links a lead whose phone has two adjacent digits swapped, the name agreeing', async () => {
     await insertDriver(db.pool, { driver_id: 'd1', phone: '51987654321', ...ROSA });
