@@ -166,6 +166,19 @@ describe('retry_identity_matching: rule R5_PHONE_NEAR', () => {
     await recover();
     expect((await linkOf(db.pool, lead))?.match_rule).toBe('R5_PHONE_NEAR');
   });
+
+  /* The plan checks an edit only where the keys agree outside the deletion's position and its neighbours: the edit at
+     either end of a key, and inside a run of one character (whose deletions give one variant), must pass that test. */
+  it('links a phone with its first two digits swapped, and a plate with a substitution inside a run of one letter', async () => {
+    await insertDriver(db.pool, { driver_id: 'd1', phone: '51987654321', ...ROSA });
+    await insertDriver(db.pool, { driver_id: 'd2', car_number: 'KRB123', full_name: 'PAZ ORTIZ EVA', hire_date: '2026-10-20' });
+    const swapped = await insertLead(db.pool, { park_phone: '897654321', ...rosaLead });
+    const inRun = await insertLead(db.pool, { asset_plate_number: 'KKB123', first_name: 'Eva', last_name: 'Paz Ortiz' });
+    await refreshIndex(db.pool);
+    await recover();
+    expect(await linkOf(db.pool, swapped)).toMatchObject({ match_rule: 'R5_PHONE_NEAR', person_key: await driverPerson(db.pool, 'd1') });
+    expect(await linkOf(db.pool, inRun)).toMatchObject({ match_rule: 'R4_PLATE_NEAR', person_key: await driverPerson(db.pool, 'd2') });
+  });
 });
 
 describe('retry_identity_matching: rule R6_NAME_NEAR_PLATE', () => {
