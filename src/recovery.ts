@@ -127,7 +127,7 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
   }
   await client.query('select ops.fail_abandoned_runs()');
   const planStarted = Date.now();
-  const planned = await client.query<{ n: number }>('select ops.plan_recovery($1, $2, $3, $4, $5, $6, $7) as n', [
+  const candidates = await planRun(client, runId, [
     runId,
     params.limit ?? null,
     params.risk_level ?? null,
@@ -135,8 +135,7 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
     params.date_from ?? null,
     params.date_to ?? null,
     batchSize,
-  ]);
-  const candidates = planned.rows[0]!.n;
+  ], hooks, log);
   const ranges = await plannedBatches(client, runId);
   const planMs = Date.now() - planStarted;
   const batches = ranges.length;
@@ -144,6 +143,39 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
 
   const plan: PlannedRun = { runId, candidates, ranges, log, hooks, started, planMs, indexRefresh };
   return params.split ? splitRecovery(client, plan) : processPlan(client, plan);
+}
+
+/**
+ * The plan of a full run, in the three phases of ops.plan_recovery (the same result): the due leads, then their
+ * near-key pairs in parts — with a second lane, part 1 of 2 on the lent connection while part 0 runs on the run's
+ * (at 1M leads the step took 12 s of a serial plan while the other core idled) — then the components and batches.
+ * The phases run on the run's session, whose temporary tables carry the plan from one to the next.
+ */
+async function planRun(client: pg.ClientBase, runId: number, args: unknown[], hooks: RecoveryHooks, log: Log): Promise<number> {
+  await client.query('select ops.plan_recovery_leads($1, $2, $3, $4, $5, $6, $7)', args);
+  const { rows } = await client.query<{ near: number }>('select count(*)::int as near from ops.recovery_near_leads where run_id = $1', [runId]);
+  const lanes = hooks.secondConnection ? Math.max(1, hooks.lanes ?? 2) : 1;
+  if (lanes > 1 && rows[0]!.near > 0) {
+    let lent = false;
+    const part = hooks.secondConnection!(async (second) => {
+      lent = true;
+      await second.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
+    });
+    const own = client.query('select ops.plan_near_pairs($1, 0, 2)', [runId]);
+    const [ownDone, partDone] = await Promise.allSettled([own, part]);
+    if (ownDone.status === 'rejected') throw ownDone.reason;
+    if (partDone.status === 'rejected') {
+      // No connection to lend (or it was lost before it started): the run's connection takes the part too.
+      if (lent && !isConnectionError(partDone.reason)) throw partDone.reason;
+      log.warn({ event: 'recovery.second_lane_unavailable', error: (partDone.reason as Error).message }, 'No second connection for the plan: its near-key part runs on the run\'s own');
+      await client.query('delete from ops.recovery_near_pairs as pairs using ops.recovery_near_leads as near_leads where pairs.run_id = $1 and near_leads.run_id = $1 and near_leads.lead_id = pairs.lead_id and near_leads.prio % 2 = 1', [runId]);
+      await client.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
+    }
+  } else {
+    await client.query('select ops.plan_near_pairs($1, 0, 1)', [runId]);
+  }
+  const planned = await client.query<{ n: number }>('select ops.plan_recovery_components($1, $2) as n', [runId, args[6]]);
+  return planned.rows[0]!.n;
 }
 
 /** A planned run, as its processing needs it: the queue's batches, and the times and refresh already spent. */

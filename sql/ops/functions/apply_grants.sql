@@ -59,8 +59,8 @@ begin
      the arrival work lists (taken by the incremental runs). */
   grant select, insert, update, delete on ops.lead_candidates, ops.lead_changes, ops.lead_insert_ranges, ops.driver_changes, ops.lead_keys to idgap_worker;
   grant select on ops.review_decisions to idgap_worker;
-  /* The near-key pairs of running runs, and the match weights a worker may re-estimate. */
-  grant select, insert, update, delete on ops.recovery_near_pairs, ops.match_weights to idgap_worker;
+  /* The near-key work list and pairs of running runs, and the match weights a worker may re-estimate. */
+  grant select, insert, update, delete on ops.recovery_near_leads, ops.recovery_near_pairs, ops.match_weights to idgap_worker;
   grant usage, select on all sequences in schema canon, ops to idgap_worker;
   /* Graphile Worker's own tables and functions: the worker takes, completes and queues jobs. */
   grant select, insert, update, delete on all tables in schema graphile_worker to idgap_worker;

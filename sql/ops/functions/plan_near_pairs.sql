@@ -1,15 +1,19 @@
 /*
- * The plan's near-key pairs (rules R4_PLATE_NEAR, R5_PHONE_NEAR), from the
- * plan's leads (pg_temp.plan_due, with their keys), into
- * ops.recovery_near_pairs for the run's batches and into pg_temp.plan_edges
- * (the person each driver stands for), so that components hold near keys too.
+ * Phase 2 of the plan of a recovery run (ops.plan_recovery_leads): the
+ * near-key pairs (rules R4_PLATE_NEAR, R5_PHONE_NEAR) of one part of the run's
+ * work list ops.recovery_near_leads (the due leads the exact rules leave
+ * without any candidate: not linked, no driver with the lead's phone, none on
+ * its plate), into ops.recovery_near_pairs, which the components join
+ * (ops.plan_recovery_components) and the batches read. Part p of n takes the
+ * leads whose prio modulo n is p: a lead's pairs depend on the lead and the
+ * index only, so the parts run on any number of connections at once (the
+ * runner gives the second one to its second lane) and any split gives the same
+ * pairs; ops.plan_recovery runs part 0 of 1.
  *
- * Only the leads the exact rules leave without any candidate look for near keys
- * (R4, R5): not linked, no driver with the lead's phone, none on the lead's
- * plate (pairs a reviewer rejected count as none). A lead whose plate rule is
- * weak is R6's (the plate exact, the name near), which needs no pair of its own.
- * Checking the plate rule's names here would tokenise every plate lead's name
- * in the plan: at 1M leads the plan took minutes longer.
+ * A lead whose plate rule is weak is R6's (the plate exact, the name near),
+ * which needs no pair of its own. Checking the plate rule's names here would
+ * tokenise every plate lead's name in the plan: at 1M leads the plan took
+ * minutes longer.
  * Their phones' and plates' one-deletion variants are joined by equality to
  * canon.near_key_variants; the keys found are checked for one true edit
  * (canon.one_edit: a substitution, look-alike or not, or an adjacent swap), and
@@ -18,61 +22,35 @@
  * and joins no component. No scan of the drivers, no similarity join.
  * A lead one edit from more than near_max_pairs drivers keeps no pair, nor a
  * key sharing a one-deletion variant with more than 5 x near_max_pairs keys
- * (crowded keys: no evidence, and a glue of components).
- * p_enabled false (ops.settings near_keys_enabled = 0) finds none.
- * Pairs of runs no longer running are cleared first.
+ * (crowded keys: no evidence, and a glue of components). A pair a reviewer
+ * rejected is none.
  */
-create or replace function ops.plan_near_pairs(p_run_id bigint, p_enabled boolean, p_threshold numeric)
+create or replace function ops.plan_near_pairs(p_run_id bigint, p_part integer default 0, p_parts integer default 1)
 returns integer
 language plpgsql
 volatile
 set search_path = pg_catalog, public
 /* As ops.plan_recovery, which calls it: JIT compiled this statement for 5 s on a stock server, to run 1 s. */
 set jit = off
+set max_parallel_workers_per_gather = 0
 as $$
 declare
   found_pairs integer := 0;
   max_pairs integer := coalesce(ops.setting_integer('near_max_pairs'), 10);
+  threshold numeric := ops.setting_numeric('name_similarity_threshold');
 begin
-  perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean, linked_person_key uuid, phone_norm text, plate_norm text, lead_name text)';
-  perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text, exact_candidate boolean)';
   perform 'PRAGMA:TABLE: plan_near (prio integer, lead_id text, rule_no integer, driver_id text, key_level text)';
-  delete from ops.recovery_near_pairs as pairs
-  where not exists (select 1 from ops.job_runs as runs where runs.id = pairs.run_id and runs.state = 'running')
-     or pairs.run_id = p_run_id;
-  if not p_enabled then
-    return 0;
+  if p_parts is null or p_parts < 1 or p_part is null or p_part < 0 or p_part >= p_parts then
+    raise exception 'part must be between 0 and parts - 1, and parts at least 1 (got part %, parts %)', p_part, p_parts
+      using errcode = 'invalid_parameter_value';
   end if;
 
   drop table if exists pg_temp.plan_near;
   create temp table plan_near on commit drop as
   with open_leads as materialized (
-    /* No exact candidate at all: no driver with the lead's phone, none on its plate, read from the plan's edges (the
-       exact rules' joins have just found them: at 1M leads two anti-joins of the plan's leads with the drivers index
-       took 2.7 s, this one 0.6 s). A pair a reviewer rejected is none: the few leads with a rejection and an exact
-       candidate are checked against the index itself. A lead whose plate rule is weak gets rule R6 (the plate exact,
-       the name near), not R4 and R5. */
-    select keys.prio, keys.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
-    from plan_due as keys
-    where keys.linked_person_key is null
-      and (keys.phone_norm is not null or keys.plate_norm is not null)
-      and not exists (select 1 from plan_edges as edges where edges.prio = keys.prio and edges.exact_candidate)
-    union all
-    select keys.prio, keys.lead_id, keys.phone_norm, keys.plate_norm, keys.lead_name
-    from plan_due as keys
-    where keys.linked_person_key is null
-      and keys.lead_id in (select rejected.lead_id from ops.review_decisions as rejected where rejected.decision = 'reject')
-      and exists (select 1 from plan_edges as edges where edges.prio = keys.prio and edges.exact_candidate)
-      and not exists (select 1 from canon.drivers_index as idx
-                      where idx.phone_norm = keys.phone_norm
-                        and not exists (select 1 from ops.review_decisions as rejected
-                                        where rejected.decision = 'reject' and rejected.lead_id = keys.lead_id
-                                          and rejected.driver_id = idx.driver_id))
-      and not exists (select 1 from canon.drivers_index as idx
-                      where idx.plate_norm = keys.plate_norm
-                        and not exists (select 1 from ops.review_decisions as rejected
-                                        where rejected.decision = 'reject' and rejected.lead_id = keys.lead_id
-                                          and rejected.driver_id = idx.driver_id))
+    select near_leads.prio, near_leads.lead_id, near_leads.phone_norm, near_leads.plate_norm, near_leads.lead_name
+    from ops.recovery_near_leads as near_leads
+    where near_leads.run_id = p_run_id and near_leads.prio % p_parts = p_part
   ),
   /* Every one-deletion variant of the lead's plate and phone, with the deletion's position (a run of one character
      gives one variant several times: the index holds it once). Built-in string functions, no function call a key. */
@@ -138,7 +116,7 @@ begin
   select drivers.prio, lead_names.lead_id, drivers.rule_no, drivers.driver_id, drivers.key_level
   from drivers
   join lead_names on lead_names.prio = drivers.prio
-  where canon.name_similarity_near(lead_names.lead_tokens, drivers.name_tokens) >= p_threshold
+  where canon.name_similarity_near(lead_names.lead_tokens, drivers.name_tokens) >= threshold
     and not exists (select 1 from ops.review_decisions as rejected
                     where rejected.decision = 'reject' and rejected.lead_id = lead_names.lead_id
                       and rejected.driver_id = drivers.driver_id);
@@ -157,13 +135,8 @@ begin
   select distinct on (near.lead_id, near.rule_no, near.driver_id) p_run_id, near.lead_id, near.rule_no, near.driver_id, near.key_level
   from plan_near as near
   order by near.lead_id, near.rule_no, near.driver_id;
-  insert into plan_edges (prio, anchor)
-  select near.prio, ops.candidate_person(driver_links.person_key, near.driver_id)
-  from plan_near as near
-  left join canon.identity_links as driver_links
-    on driver_links.source_table = 'drivers' and driver_links.source_pk = near.driver_id;
   drop table plan_near;
   return found_pairs;
 end
 $$;
-comment on function ops.plan_near_pairs(bigint, boolean, numeric) is 'Step of ops.plan_recovery: the near-key pairs (R4_PLATE_NEAR, R5_PHONE_NEAR) of the plan''s leads the exact rules may leave without a person, found by equality joins on one-deletion variants, the edit and the name checked, a lead with over near_max_pairs near drivers keeps none; written to ops.recovery_near_pairs and to the plan''s edges. Returns how many pairs.';
+comment on function ops.plan_near_pairs(bigint, integer, integer) is 'Phase 2 of the plan of a recovery run: the near-key pairs (R4_PLATE_NEAR, R5_PHONE_NEAR) of part p_part of p_parts (prio modulo p_parts) of the run''s ops.recovery_near_leads, found by equality joins on one-deletion variants, the edit and the name checked, a lead with over near_max_pairs near drivers keeping none; written to ops.recovery_near_pairs. Parts run on any number of connections at once. Returns how many pairs.';

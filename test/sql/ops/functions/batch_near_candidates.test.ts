@@ -12,6 +12,62 @@ const ROSA = { full_name: 'QUISPE MAMANI ROSA', hire_date: '2026-10-20' };
 const rosa = { first_name: 'Rosa', last_name: 'Quispe Mamani' };
 
 describe('ops.plan_near_pairs (in ops.plan_recovery)', () => {
+  it('finds the same pairs and plans the same queue in two parts on two connections as in one call', async () => {
+    /* Near plates and phones for leads of both parities of prio, names agreeing or not. */
+    for (let i = 0; i < 12; i++) {
+      await insertDriver(db.pool, { driver_id: `p${i}`, car_number: `KLM${100 + i}`, full_name: i % 3 ? 'QUISPE MAMANI ROSA' : 'VEGA SOTO MARIO', hire_date: '2026-10-20' });
+      await insertDriver(db.pool, { driver_id: `f${i}`, phone: `519870004${10 + i}`, ...ROSA });
+    }
+    await refreshIndex(db.pool);
+    for (let i = 0; i < 12; i++) {
+      await insertLead(db.pool, { asset_plate_number: `KLN${100 + i}`, ...rosa });
+      await insertLead(db.pool, { park_phone: `9870004${10 + i}`.replace(/(\d)(\d)$/, '$2$1'), ...rosa });
+    }
+    const plan = async (parts: 1 | 2) => {
+      const client = await db.pool.connect();
+      const second = await db.pool.connect();
+      try {
+        const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+        await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
+        await client.query('select ops.plan_recovery_leads($1, null, null, null, null, null, 7)', [runId]);
+        const near = (await client.query('select count(*)::int as n from ops.recovery_near_leads where run_id = $1', [runId])).rows[0].n;
+        if (parts === 2) {
+          await Promise.all([client.query('select ops.plan_near_pairs($1, 0, 2)', [runId]), second.query('select ops.plan_near_pairs($1, 1, 2)', [runId])]);
+        } else {
+          await client.query('select ops.plan_near_pairs($1)', [runId]);
+        }
+        const queued = (await client.query('select ops.plan_recovery_components($1, 7) as n', [runId])).rows[0].n;
+        const pairs = (await client.query('select lead_id, rule_no, driver_id, key_level from ops.recovery_near_pairs where run_id = $1 order by 1, 2, 3', [runId])).rows;
+        const queue = (await client.query('select seq, lead_id, component, batch_no from ops.recovery_queue where run_id = $1 order by seq', [runId])).rows;
+        const left = (await client.query(`select count(*)::int as n from ops.recovery_near_leads where run_id = $1`, [runId])).rows[0].n;
+        const temp = (await client.query(`select to_regclass('pg_temp.plan_due') is null as gone`)).rows[0].gone;
+        await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
+        await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+        return { near, queued, pairs, queue: queue.map(({ seq, lead_id, component, batch_no }) => ({ seq, lead_id, component, batch_no })), left, temp };
+      } finally {
+        client.release();
+        second.release();
+      }
+    };
+    const one = await plan(1);
+    const two = await plan(2);
+    /* 24 leads, 3 of whose swapped phones are a driver's own (an exact candidate): 21 in the work list. */
+    expect(one.near).toBe(21);
+    expect(two.near).toBe(21);
+    expect(one.pairs.length).toBeGreaterThanOrEqual(16);
+    expect(two.pairs).toEqual(one.pairs);
+    expect(two.queue).toEqual(one.queue);
+    expect(two.queued).toBe(one.queued);
+    /* The work list is emptied and the plan's temporary tables dropped by the last phase. */
+    expect([one.left, two.left, one.temp, two.temp]).toEqual([0, 0, true, true]);
+  });
+
+  it('refuses a part outside 0 .. parts - 1, and the last phase without the first', async () => {
+    await expect(db.pool.query('select ops.plan_near_pairs(1, 2, 2)')).rejects.toMatchObject({ code: '22023' });
+    await expect(db.pool.query('select ops.plan_near_pairs(1, 0, 0)')).rejects.toMatchObject({ code: '22023' });
+    await expect(db.pool.query('select ops.plan_recovery_components(1, 10)')).rejects.toMatchObject({ code: '55000' });
+  });
+
   it('stores the near pairs whose name agrees for the leads the exact rules may leave without a person, and puts them into one component', async () => {
     await insertDriver(db.pool, { driver_id: 'near', car_number: 'ABC124', ...ROSA });
     await insertDriver(db.pool, { driver_id: 'other', car_number: 'ABC125', full_name: 'VEGA SOTO MARIO' });
