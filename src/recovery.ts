@@ -168,7 +168,7 @@ async function planRun(client: pg.ClientBase, runId: number, args: unknown[], ho
       // No connection to lend (or it was lost before it started): the run's connection takes the part too.
       if (lent && !isConnectionError(partDone.reason)) throw partDone.reason;
       log.warn({ event: 'recovery.second_lane_unavailable', error: (partDone.reason as Error).message }, 'No second connection for the plan: its near-key part runs on the run\'s own');
-      await client.query('delete from ops.recovery_near_pairs as pairs using ops.recovery_near_leads as near_leads where pairs.run_id = $1 and near_leads.run_id = $1 and near_leads.lead_id = pairs.lead_id and near_leads.prio % 2 = 1', [runId]);
+      await client.query('delete from ops.recovery_near_pairs where run_id = $1 and prio % 2 = 1', [runId]);
       await client.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
     }
   } else {

@@ -1,5 +1,5 @@
 --! Previous: sha1:4a3fc9423b9c64d6ea8f18df97f04a971640f82d
---! Hash: sha1:d21c25ca1f99ff044418f074b7c7f65dd2cbdc13
+--! Hash: sha1:0062edf32b92a5fb25c3f49e83e6efe73b105895
 --! Message: near leads work list
 
 /*
@@ -30,6 +30,10 @@ comment on column ops.recovery_near_leads.lead_id is 'The lead (lead_id).';
 comment on column ops.recovery_near_leads.phone_norm is 'The lead''s normalised phone (canon.norm_phone), or null.';
 comment on column ops.recovery_near_leads.plate_norm is 'The lead''s normalised plate (canon.norm_plate), or null.';
 comment on column ops.recovery_near_leads.lead_name is 'The lead''s first, middle and last name, for the near pairs'' name check.';
+
+/* A pair carries its lead's prio: the components read the pairs without joining them back to the leads. */
+alter table ops.recovery_near_pairs add column prio integer;
+comment on column ops.recovery_near_pairs.prio is 'The lead''s position in the run''s plan (ops.recovery_near_leads.prio).';
 
 /* ops.plan_near_pairs takes a part of the work list now (sql/ops/functions/plan_near_pairs.sql). */
 drop function if exists ops.plan_near_pairs(bigint, boolean, numeric);

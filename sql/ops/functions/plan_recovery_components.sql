@@ -51,9 +51,8 @@ begin
 
   /* The near-key pairs (rules R4, R5) of the run's leads: the person each driver stands for. */
   insert into plan_edges (prio, anchor)
-  select near_leads.prio, ops.candidate_person(driver_links.person_key, pairs.driver_id)
+  select pairs.prio, ops.candidate_person(driver_links.person_key, pairs.driver_id)
   from ops.recovery_near_pairs as pairs
-  join ops.recovery_near_leads as near_leads on near_leads.run_id = pairs.run_id and near_leads.lead_id = pairs.lead_id
   left join canon.identity_links as driver_links
     on driver_links.source_table = 'drivers' and driver_links.source_pk = pairs.driver_id
   where pairs.run_id = p_run_id;
