@@ -153,6 +153,18 @@ async function runLocked(client: pg.ClientBase, runId: number, params: RecoveryP
  */
 async function planRun(client: pg.ClientBase, runId: number, args: unknown[], hooks: RecoveryHooks, log: Log): Promise<number> {
   await client.query('select ops.plan_recovery_leads($1, $2, $3, $4, $5, $6, $7)', args);
+  try {
+    return await planNearAndComponents(client, runId, args[6], hooks, log);
+  } catch (e) {
+    /* Phase 1's tables (a row per due lead) would stay in this pooled session until its next plan, and the near keys'
+       work list (names) in ops.recovery_near_leads until the next run's. */
+    await client.query('drop table if exists pg_temp.plan_due, pg_temp.plan_edges').catch(() => undefined);
+    await client.query('delete from ops.recovery_near_leads where run_id = $1', [runId]).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function planNearAndComponents(client: pg.ClientBase, runId: number, batchSize: unknown, hooks: RecoveryHooks, log: Log): Promise<number> {
   const { rows } = await client.query<{ near: number }>('select count(*)::int as near from ops.recovery_near_leads where run_id = $1', [runId]);
   const lanes = hooks.secondConnection ? Math.max(1, hooks.lanes ?? 2) : 1;
   if (lanes > 1 && rows[0]!.near > 0) {
@@ -174,7 +186,7 @@ async function planRun(client: pg.ClientBase, runId: number, args: unknown[], ho
   } else {
     await client.query('select ops.plan_near_pairs($1, 0, 1)', [runId]);
   }
-  const planned = await client.query<{ n: number }>('select ops.plan_recovery_components($1, $2) as n', [runId, args[6]]);
+  const planned = await client.query<{ n: number }>('select ops.plan_recovery_components($1, $2) as n', [runId, batchSize]);
   return planned.rows[0]!.n;
 }
 

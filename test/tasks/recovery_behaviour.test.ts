@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runOnce } from 'graphile-worker';
 import { useTestDatabase } from '../support/db.js';
@@ -351,6 +352,42 @@ describe('concurrency', () => {
     const runId = Number((await db.pool.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
     await expect(db.pool.query('select ops.plan_recovery($1)', [runId])).rejects.toMatchObject({ code: '55000' });
     await db.pool.query(`select ops.finish_run($1, 'failed')`, [runId]);
+  });
+
+  it('plans the near-key part on the second lane; without a second connection the run\'s own takes it; a failed part leaves no plan behind', async () => {
+    /* Two leads with a plate one edit from a driver's, names agreeing: near pairs in both parts (prio 1 and 2). */
+    await insertDriver(db.pool, { driver_id: 'dn1', car_number: 'QRS101', full_name: 'QUISPE MAMANI ROSA', hire_date: '2026-10-20' });
+    await insertDriver(db.pool, { driver_id: 'dn2', car_number: 'QRS202', full_name: 'PAZ ORTIZ EVA', hire_date: '2026-10-20' });
+    await refreshIndex(db.pool);
+    const rosa = await insertLead(db.pool, { asset_plate_number: 'QRS107', first_name: 'Rosa', last_name: 'Quispe Mamani' });
+    const eva = await insertLead(db.pool, { asset_plate_number: 'QRS207', first_name: 'Eva', last_name: 'Paz Ortiz' });
+    const run = (hooks: Parameters<typeof runRecovery>[4]) =>
+      withRun(poolClient(db.pool), { task: 'retry_identity_matching', schema: recoveryParamsSchema, payload: {}, trigger: 'cli', log: silentLog() },
+        async (params, { client, runId, log }) => {
+          try {
+            await runRecovery(client, runId, params, log, hooks);
+          } finally {
+            /* The run's session: no plan table left in it, whatever happened. */
+            expect((await client.query(`select to_regclass('pg_temp.plan_due') is null as gone`)).rows[0].gone).toBe(true);
+          }
+        });
+    /* A part that fails on the lent connection fails the run, and leaves neither the work list nor the plan's tables. */
+    const failing = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => poolClient(db.pool)(async (c) => {
+      await c.query(`set statement_timeout = '1ms'`);
+      try {
+        return await fn(c);
+      } finally {
+        await c.query('reset statement_timeout');
+      }
+    });
+    await expect(run({ secondConnection: failing as never, lanes: 2 })).rejects.toMatchObject({ code: '57014' });
+    expect((await db.pool.query('select count(*)::int as n from ops.recovery_near_leads')).rows[0].n).toBe(0);
+    expect(await linkOf(db.pool, rosa)).toBeUndefined();
+    /* No connection to lend: the run's own connection finds both parts, and links both leads. */
+    const none = async () => { throw new Error('pool exhausted'); };
+    await run({ secondConnection: none as never, lanes: 2 });
+    expect((await linkOf(db.pool, rosa))?.match_rule).toBe('R4_PLATE_NEAR');
+    expect((await linkOf(db.pool, eva))?.match_rule).toBe('R4_PLATE_NEAR');
   });
 
   it('an `idgap recover` run started while a worker run is in progress waits for it, then plans what is left', async () => {
