@@ -165,9 +165,9 @@ async function planRun(client: pg.ClientBase, runId: number, args: unknown[], ho
 }
 
 async function planNearAndComponents(client: pg.ClientBase, runId: number, batchSize: unknown, hooks: RecoveryHooks, log: Log): Promise<number> {
-  const { rows } = await client.query<{ near: number }>('select count(*)::int as near from ops.recovery_near_leads where run_id = $1', [runId]);
+  const { rows } = await client.query<{ near: boolean }>('select exists (select 1 from ops.recovery_near_leads where run_id = $1) as near', [runId]);
   const lanes = hooks.secondConnection ? Math.max(1, hooks.lanes ?? 2) : 1;
-  if (lanes > 1 && rows[0]!.near > 0) {
+  if (lanes > 1 && rows[0]!.near) {
     let lent = false;
     const part = hooks.secondConnection!(async (second) => {
       lent = true;
@@ -180,7 +180,6 @@ async function planNearAndComponents(client: pg.ClientBase, runId: number, batch
       // No connection to lend (or it was lost before it started): the run's connection takes the part too.
       if (lent && !isConnectionError(partDone.reason)) throw partDone.reason;
       log.warn({ event: 'recovery.second_lane_unavailable', error: (partDone.reason as Error).message }, 'No second connection for the plan: its near-key part runs on the run\'s own');
-      await client.query('delete from ops.recovery_near_pairs where run_id = $1 and prio % 2 = 1', [runId]);
       await client.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
     }
   } else {

@@ -60,8 +60,9 @@ begin
     select near_leads.prio, near_leads.lead_id, near_leads.phone_norm, near_leads.plate_norm, near_leads.lead_name
     from plan_near_leads as near_leads
   ),
-  /* Every one-deletion variant of the lead's plate and phone, with the deletion's position (a run of one character
-     gives one variant several times: the index holds it once). Built-in string functions, no function call a key. */
+  /* Every one-deletion variant of the lead's plate and phone, with the deletion's position: the variants of
+     canon.key_deletions (which built the index side), where a run of one character gives one variant several times,
+     once a position. Built-in string functions, no function call a key. */
   lead_variants as (
     select open_leads.prio, keys.rule_no, keys.key_kind, keys.lead_key, deletion.position,
            left(keys.lead_key, deletion.position - 1) || substr(keys.lead_key, deletion.position + 1) as variant
@@ -139,6 +140,9 @@ begin
                       having count(distinct crowded.driver_id) > max_pairs);
   select count(*) into found_pairs from plan_near;
 
+  /* A part found again (its connection was lost after it committed) replaces its pairs. */
+  delete from ops.recovery_near_pairs as pairs
+  where pairs.run_id = p_run_id and pairs.prio % p_parts = p_part;
   insert into ops.recovery_near_pairs (run_id, lead_id, rule_no, driver_id, key_level, prio)
   select distinct on (near.lead_id, near.rule_no, near.driver_id) p_run_id, near.lead_id, near.rule_no, near.driver_id, near.key_level, near.prio
   from plan_near as near

@@ -12,7 +12,7 @@
  * run on one session, in one transaction or three).
  *
  * Selects the leads a recovery run will process and numbers them in processing
- * order (highest risk first, then the oldest gap) into ops.recovery_queue, with
+ * order (highest risk first, then the oldest gap) into pg_temp.plan_due, with
  * whether each had a job row (the batch reads the job rows of those only).
  * A lead is due when it is in the gap and
  *   - recovery never touched it, or
@@ -25,25 +25,14 @@
  * unless a filter on the lead's gap restricts the run.
  * Queue rows of runs that are no longer running (a killed process) are cleared first.
  *
- * Partition. The due leads are grouped into components: two leads are in one
- * component when they share a candidate driver, when their candidate drivers
- * belong to one person, or when they are linked to (or stand for) the same
- * person. Every lead is joined to the "anchors" it may read or write: the
- * person each candidate driver stands for (ops.candidate_person: its linked
- * person, or 'driver:<id>' for the person a batch would create) under every
- * rule of ops.match_rules that has a blocking key (a rule added with one joins
- * with no change here; the near keys' variants, phone_near and plate_near, have
- * their own join in ops.plan_near_pairs, which keeps the pairs for the batches),
- * and the person the lead is linked to. Components are
- * the connected components of that lead-anchor graph, by label propagation
- * (each lead starts with its own position; each round gives every lead the
- * smallest label among the leads sharing an anchor with it, until no label
- * changes). Anchors of one lead only are dropped first: they join nothing.
- * Whole components are packed into batches in priority order (p_batch_size a
- * target; a component of p_batch_size leads or more is a batch of its own), and
- * seq numbers them batch by batch, so a batch is a range of seq. Batches of a
- * run then share no driver and no person: they run on any number of
- * connections, and the result is the same for any batch size and order.
+ * The anchors (pg_temp.plan_edges) the components of phase 3 are built on:
+ * every lead is joined to the person each candidate driver stands for
+ * (ops.candidate_person: its linked person, or 'driver:<id>' for the person a
+ * batch would create) under every rule of ops.match_rules that has a blocking
+ * key (a rule added with one joins with no change here; the near keys' pairs
+ * are added by phase 3 from ops.recovery_near_pairs), and to the person the
+ * lead is linked to. p_batch_size is checked here, before the work, and used
+ * by phase 3.
  *
  * The caller holds the recovery lock (ops.recovery_lock_key()) on its session:
  * two runs never overlap.

@@ -33,6 +33,8 @@ describe('ops.plan_near_pairs (in ops.plan_recovery)', () => {
         const near = (await client.query('select count(*)::int as n from ops.recovery_near_leads where run_id = $1', [runId])).rows[0].n;
         if (parts === 2) {
           await Promise.all([client.query('select ops.plan_near_pairs($1, 0, 2)', [runId]), second.query('select ops.plan_near_pairs($1, 1, 2)', [runId])]);
+          /* A part found again (the runner's fallback after a lost connection) replaces its pairs. */
+          await client.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
         } else {
           await client.query('select ops.plan_near_pairs($1)', [runId]);
         }
