@@ -100,6 +100,103 @@ describe('independent batches', () => {
     }
   });
 
+  it('packs random components as the rule says (a reference in TypeScript), for batch sizes 1 to 50', async () => {
+    /* 60 leads, one a day (so prio follows the insert order); 6 in 10 take the phone of one of 25 drivers (leads on one
+       driver are one component), the others a phone of their own. */
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let d = 0; d < 25; d++) await insertDriver(db.pool, { driver_id: `p${d}`, phone: `519872000${String(d).padStart(2, '0')}` });
+    const leads: { id: string; driver: number | null }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const driver = rand() < 0.6 ? Math.floor(rand() * 25) : null;
+      const phone = driver === null ? `9873000${String(i).padStart(2, '0')}` : `9872000${String(driver).padStart(2, '0')}`;
+      const day = new Date(Date.UTC(2026, 7, 1 + i)).toISOString().slice(0, 10);
+      leads.push({ id: await insertLead(db.pool, { park_phone: phone, lead_created_at: `${day} 10:00` }), driver });
+    }
+    await refreshIndex(db.pool);
+    /* The components in the order of their first lead, each in lead order. */
+    const components: string[][] = [];
+    const ofDriver = new Map<number, string[]>();
+    for (const lead of leads) {
+      const shared = lead.driver === null ? undefined : ofDriver.get(lead.driver);
+      if (shared) shared.push(lead.id);
+      else {
+        const component = [lead.id];
+        components.push(component);
+        if (lead.driver !== null) ofDriver.set(lead.driver, component);
+      }
+    }
+    expect(components.some((c) => c.length >= 3)).toBe(true);
+    for (const batchSize of [1, 2, 3, 5, 7, 50]) {
+      /* The rule: a component of batchSize leads or more is a batch of its own; the others fill batches, a new one
+         starting after such a component or where the count of packed leads before a component enters another
+         multiple of batchSize than the count before the previous component. */
+      const expected = new Map<string, { seq: number; batch: number }>();
+      let batch = 0;
+      let packed = 0;
+      let seq = 0;
+      let previous: { alone: boolean; bin: number } = { alone: true, bin: -1 };
+      for (const component of components) {
+        const alone = component.length >= batchSize;
+        const bin = Math.floor(packed / batchSize);
+        if (alone || previous.alone || bin !== previous.bin) batch += 1;
+        for (const id of component) expected.set(id, { seq: ++seq, batch });
+        if (!alone) packed += component.length;
+        previous = { alone, bin };
+      }
+      const client = await db.pool.connect();
+      try {
+        const runId = await planOn(client, batchSize);
+        const { rows } = await client.query<{ lead_id: string; seq: number; batch_no: number }>(
+          'select lead_id, seq, batch_no from ops.recovery_queue where run_id = $1 order by seq', [runId]);
+        expect(Object.fromEntries(rows.map((r) => [r.lead_id, { seq: r.seq, batch: r.batch_no }])), `batch size ${batchSize}`)
+          .toEqual(Object.fromEntries(expected));
+        await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
+        await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+      } finally {
+        client.release();
+      }
+    }
+  });
+
+  it('carries each lead\'s normalised keys to the queue, whether the plan normalises every lead (half of them due or more) or only the due ones', async () => {
+    const raw = [
+      { park_phone: '+51 987-100-001', asset_plate_number: 'abc-123' },
+      { park_phone: ' 0987100002 ', asset_plate_number: null },
+      { park_phone: null, asset_plate_number: 'X 9 y 8' },
+      { park_phone: '12', asset_plate_number: '--' },
+      { park_phone: '51 (987) 100 005', asset_plate_number: 'AB1234' },
+      { park_phone: '987100006', asset_plate_number: 'zz-001' },
+      { park_phone: '0051987100007', asset_plate_number: null },
+      { park_phone: null, asset_plate_number: null },
+    ];
+    for (const [i, lead] of raw.entries()) await insertLead(db.pool, { ...lead, lead_created_at: `2026-09-${String(i + 1).padStart(2, '0')} 10:00` });
+    await db.pool.query('analyze public.module_ct_cabinet_leads');
+    /* All 8 due: every lead's keys normalised before the join; a limit of 3 (3 x 2 < 8): the due leads' only, after it. */
+    for (const limit of [null, 3]) {
+      const client = await db.pool.connect();
+      try {
+        const runId = Number((await client.query(`select ops.start_run('retry_identity_matching', 'cli', '{}') as id`)).rows[0].id);
+        await client.query('select pg_advisory_lock(ops.recovery_lock_key())');
+        expect((await client.query('select ops.plan_recovery($1, $2, null, null, null, null, 5000) as n', [runId, limit])).rows[0].n).toBe(limit ?? raw.length);
+        const { rows } = await client.query(
+          `select queue.phone_norm, queue.plate_norm,
+                  canon.norm_phone(leads.park_phone, ops.setting_text('default_country_code')) as phone_expected,
+                  canon.norm_plate(leads.asset_plate_number) as plate_expected
+           from ops.recovery_queue as queue
+           join public.module_ct_cabinet_leads as leads on coalesce(leads.external_id, leads.id::text) = queue.lead_id
+           where queue.run_id = $1`, [runId]);
+        expect(rows).toHaveLength(limit ?? raw.length);
+        for (const row of rows) expect([row.phone_norm, row.plate_norm]).toEqual([row.phone_expected, row.plate_expected]);
+        expect(rows.filter((r) => r.phone_norm !== null).length).toBeGreaterThan(0);
+        await client.query('select pg_advisory_unlock(ops.recovery_lock_key())');
+        await client.query(`select ops.finish_run($1, 'succeeded')`, [runId]);
+      } finally {
+        client.release();
+      }
+    }
+  });
+
   it('runs two batches of one run at once on two connections: nothing but the run\'s ledger row is shared', async () => {
     const leads = await world();
     const client = await db.pool.connect();
