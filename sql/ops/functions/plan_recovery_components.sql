@@ -95,12 +95,12 @@ begin
 
   /*
    * Whole components packed in priority order, in one sort of the leads by (component, prio) and two passes over it
-   * (at 1M leads, with the queue's insert, 3.8 s as five window passes and a second sort, 2.5 s now): a component of p_batch_size leads or
-   * more is a batch of its own; the others fill batches of about p_batch_size. A batch starts at the first lead of a
-   * component when that component or the one before is a batch of its own, or when the count of packed leads (those
-   * of the other components) before it crosses a multiple of p_batch_size that the count before the previous
-   * component had not (the previous component's first lead: this one's count less its size). seq follows the same
-   * order, so a batch is a range of seq.
+   * (at 1M leads, with the queue's insert: 3.8 s as five window passes and a second sort, 2.5 s now). A component of
+   * p_batch_size leads or more is a batch of its own; the others fill batches of about p_batch_size. A batch starts
+   * at the first lead of a component when that component or the one before is a batch of its own, or when the count
+   * of packed leads (those of the smaller components) before it lies in another multiple of p_batch_size than the
+   * count before the previous component (this one's count less the previous component's size). seq follows the
+   * same order, so a batch is a range of seq.
    */
   with components as (
     select coalesce(labels.label, due.prio) as component, due.prio, due.lead_id, due.has_job, due.phone_norm, due.plate_norm,
