@@ -194,7 +194,8 @@ begin
       %3$s
     ) as lead_keys on lead_keys.lead_id = selected.lead_id
     $keys$, country_code, near_keys,
-    case when queued * 2 >= (select tables.reltuples from pg_class as tables where tables.oid = 'public.module_ct_cabinet_leads'::regclass)
+    /* reltuples is -1 before the leads were first analysed: then the due leads' keys only, as before. */
+    case when queued * 2 >= (select nullif(tables.reltuples, -1) from pg_class as tables where tables.oid = 'public.module_ct_cabinet_leads'::regclass)
          then 'offset 0' else '' end);
   drop table plan_selected;
   analyze pg_temp.plan_due (prio, linked_person_key, phone_norm, plate_norm);
