@@ -54,9 +54,9 @@ set client_min_messages = warning
 /* JIT compiled the plan's hash joins at every call on a stock server (PERFORMANCE-NOTES: 1.3 -> 25.9 s for one step). */
 set jit = off
 /*
- * The gap's selection and a first run's keys read every lead: two parallel workers take 1.9 -> 1.0 s and
- * 3.2 -> 2.1 s off a serial plan at 1M (the run's other lane waits for the plan); a worker's tuple is costed at a
- * tenth of the default, or the keys' normalising, costed as a few operators, stays in the leader.
+ * The gap's selection and a first run's keys read every lead: with two parallel workers they take 2.4 -> 1.4 s and
+ * 3.5 -> 2.5 s of a serial plan at 1M on the embedded server (the run's other lane waits for the plan); a worker's
+ * tuple is costed at a tenth of the default, or the keys' normalising, costed as a few operators, stays in the leader.
  */
 set max_parallel_workers_per_gather = 2
 set parallel_tuple_cost = 0.01
@@ -176,7 +176,7 @@ begin
    * leads back by a million index probes (12.3 s of a 35 s plan at 1M on the embedded server); with the count known it
    * hashes them (0.3 s). The phone and plate normalised once (the queue carries them to the batch). When the due leads
    * are half the leads or more (a first run), every lead's keys are normalised by parallel workers before the join
-   * (the subquery's offset 0 keeps it apart: 3.2 -> 2.1 s at 1M); otherwise only the due leads', after it.
+   * (the subquery's offset 0 keeps it apart: 3.5 -> 2.5 s at 1M); otherwise only the due leads', after it.
    */
   analyze pg_temp.plan_selected (prio);
   execute format($keys$

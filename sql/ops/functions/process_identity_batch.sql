@@ -30,8 +30,8 @@ set max_parallel_workers_per_gather = 0
    sample 3,000 rows instead of all 5,000 and keep 10 common values: 16.8 -> 11 ms a batch, the same plans. */
 set default_statistics_target = 10
 /* A batch probes indexes whose pages the run keeps in memory. A stock server's random_page_cost of 4 (the embedded
-   server's is 1.1) priced 5,000 phone probes above a hash of the whole drivers index: at 200k drivers on PG 15 the
-   candidates step took 148 ms a batch, hashing 200,000 index rows for 2,387 pairs. */
+   server's is 1.1) priced a batch's 2,540 phone probes above a hash of the whole drivers index: at 200k drivers on
+   PG 15 the candidates statement took 148 ms a batch, hashing 200,000 index rows for 2,387 pairs. */
 set random_page_cost = 1.1
 as $$
 declare
