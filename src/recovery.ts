@@ -167,7 +167,9 @@ async function planRun(client: pg.ClientBase, runId: number, args: unknown[], ho
 async function planNearAndComponents(client: pg.ClientBase, runId: number, batchSize: unknown, hooks: RecoveryHooks, log: Log): Promise<number> {
   const { rows } = await client.query<{ near: boolean }>('select exists (select 1 from ops.recovery_near_leads where run_id = $1) as near', [runId]);
   const lanes = hooks.secondConnection ? Math.max(1, hooks.lanes ?? 2) : 1;
-  if (lanes > 1 && rows[0]!.near) {
+  /* Without a work list (near keys off, or every due lead has an exact candidate) there are no pairs to find. */
+  const near = rows[0]!.near;
+  if (near && lanes > 1) {
     let lent = false;
     const part = hooks.secondConnection!(async (second) => {
       lent = true;
@@ -182,7 +184,7 @@ async function planNearAndComponents(client: pg.ClientBase, runId: number, batch
       log.warn({ event: 'recovery.second_lane_unavailable', error: (partDone.reason as Error).message }, 'No second connection for the plan: its near-key part runs on the run\'s own');
       await client.query('select ops.plan_near_pairs($1, 1, 2)', [runId]);
     }
-  } else {
+  } else if (near) {
     await client.query('select ops.plan_near_pairs($1, 0, 1)', [runId]);
   }
   const planned = await client.query<{ n: number }>('select ops.plan_recovery_components($1, $2) as n', [runId, batchSize]);
