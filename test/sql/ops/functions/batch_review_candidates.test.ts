@@ -20,12 +20,16 @@ describe('ops.batch_review_candidates', () => {
     /* Rows a former run left for the lead that now links: replaced by none. */
     await db.pool.query(`insert into ops.lead_candidates (lead_id, candidate_rank, driver_id, match_rule, score, queue_reason)
                          values ($1, 1, 'c', 'R1_PHONE_EXACT', 50, 'MULTIPLE_CANDIDATES')`, [linked]);
+    /* The rows of a lead outside the batch stay. */
+    await db.pool.query(`insert into ops.lead_candidates (lead_id, candidate_rank, driver_id, match_rule, score, queue_reason)
+                         values ('outside-the-batch', 1, 'c', 'R1_PHONE_EXACT', 50, 'WEAK_MATCH_ONLY')`);
     await withPlannedBatch(db, async (ctx) => {
       await decide(ctx);
       const written = await ctx.rows<{ n: number }>(`select ops.batch_review_candidates($1, null, -90, 30, 0.66) as n`, [ctx.runId]);
       expect(written[0]!.n).toBe(2);
       const rows = await ctx.rows<{ lead_id: string; candidate_rank: number; driver_id: string; match_rule: string; score: number; queue_reason: string; evidence: any; run_id: string }>(
-        'select * from ops.lead_candidates order by lead_id, candidate_rank');
+        `select * from ops.lead_candidates where lead_id <> 'outside-the-batch' order by lead_id, candidate_rank`);
+      expect((await ctx.rows(`select driver_id from ops.lead_candidates where lead_id = 'outside-the-batch'`)).map((r) => r.driver_id)).toEqual(['c']);
       expect(rows.map((r) => [r.lead_id, r.candidate_rank, r.driver_id, r.match_rule, r.queue_reason])).toEqual([
         [ambiguous, 1, 'a', 'R1_PHONE_EXACT', 'MULTIPLE_CANDIDATES'], [ambiguous, 2, 'b', 'R1_PHONE_EXACT', 'MULTIPLE_CANDIDATES']]);
       /* The name agrees with a, not with b: a ranks first, on the match_score scale. */
