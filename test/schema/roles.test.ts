@@ -32,8 +32,11 @@ async function asRole(role: string, sql: string, params: unknown[] = []): Promis
 
 /** Every view of sql/ in the ops schema (the manifest is the source of truth). */
 const ALL_OPS_VIEWS = readSqlObjects().filter((o) => o.schema === 'ops' && o.kind === 'views').map((o) => `ops.${o.name}`);
-/** The views that carry personal data (names, plates): granted to no role, read through security definer functions. */
-const PERSONAL_VIEWS = ['ops.v_identity_review_queue'];
+/**
+ * The views that carry personal data (names, phones, plates), granted to neither the reader nor the API: the review
+ * queue (read through security definer functions) and the gap with the leads' keys (the worker's plan reads it).
+ */
+const PERSONAL_VIEWS = ['ops.v_identity_review_queue', 'ops.v_identity_gap_leads'];
 const OPS_VIEWS = ALL_OPS_VIEWS.filter((v) => !PERSONAL_VIEWS.includes(v));
 const RAW = ['public.drivers', 'public.module_ct_cabinet_leads', 'public.summary_daily', 'canon.drivers_index', 'canon.identity_registry', 'canon.identity_links', 'ops.identity_matching_jobs'];
 

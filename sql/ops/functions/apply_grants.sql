@@ -96,12 +96,15 @@ begin
   for v in
     select format('%I.%I', views.schemaname, views.viewname) as name
     from pg_catalog.pg_views as views
-    /* The review queue carries personal data (names, plates): read through ops.review_queue_page only. */
-    where views.schemaname = 'ops' and views.viewname <> 'v_identity_review_queue'
+    /* The review queue carries personal data (names, plates): read through ops.review_queue_page only. The gap with
+       the leads' keys (phones, plates, names) is the plan's: the worker's, not the reader's. */
+    where views.schemaname = 'ops' and views.viewname not in ('v_identity_review_queue', 'v_identity_gap_leads')
   loop
     execute format('grant select on %s to idgap_reader, idgap_worker', v.name);
   end loop;
   revoke all on ops.v_identity_review_queue from idgap_reader, idgap_worker, idgap_api;
+  revoke all on ops.v_identity_gap_leads from idgap_reader, idgap_api;
+  grant select on ops.v_identity_gap_leads to idgap_worker;
   foreach f in array reader_tables loop
     execute format('grant select on %s to idgap_reader', f);
   end loop;

@@ -54,28 +54,20 @@ set client_min_messages = warning
 /* JIT compiled the plan's hash joins at every call on a stock server (PERFORMANCE-NOTES: 1.3 -> 25.9 s for one step). */
 set jit = off
 /*
- * The gap's selection and a first run's keys read every lead: with two parallel workers they take 2.4 -> 1.4 s and
- * 3.5 -> 2.5 s of a serial plan at 1M on the embedded server (the run's other lane waits for the plan); a worker's
- * tuple is costed at a tenth of the default, or the keys' normalising, costed as a few operators, stays in the leader.
+ * The gap's selection reads every lead, with its keys normalised in the same scan: with two parallel workers the
+ * selection took 2.4 -> 1.4 s and the keys 3.5 -> 2.5 s of a serial plan at 1M on the embedded server (the run's other
+ * lane waits for the plan); a worker's tuple is costed at a tenth of the default, or the keys' normalising, costed as a
+ * few operators, stays in the leader.
  */
 set max_parallel_workers_per_gather = 2
 set parallel_tuple_cost = 0.01
-/*
- * The keys' join (the due leads to every lead's normalised keys, a subquery the planner has no statistics for) was
- * estimated at 5e9 rows and merged after two external sorts of 1M rows: a hash join of the due leads takes 3.1 -> 2.6 s
- * at 1M on the embedded server (the phase 7.3 -> 6.6 s, medians of four alternated calls each). The other statements
- * here hash or probe an index already.
- */
-set enable_mergejoin = off
 as $$
 declare
-  country_code text := ops.setting_text('default_country_code');
   queued integer;
   blocking_key text;
   near_keys boolean := coalesce(ops.setting_integer('near_keys_enabled'), 0) = 1;
 begin
   /* The batch's temporary tables, for plpgsql_check (which cannot see tables created at run time; a no-op when run). */
-  perform 'PRAGMA:TABLE: plan_selected (prio integer, lead_id text, has_job boolean, person_key uuid)';
   perform 'PRAGMA:TABLE: plan_due (prio integer, lead_id text, has_job boolean, linked_person_key uuid, phone_norm text, plate_norm text, lead_name text)';
   perform 'PRAGMA:TABLE: plan_edges (prio integer, anchor text, exact_candidate boolean)';
   if p_batch_size is null or p_batch_size < 1 then
@@ -88,6 +80,8 @@ begin
     raise exception 'ops.plan_recovery: this session does not hold the recovery lock; take it first with select pg_advisory_lock(ops.recovery_lock_key())'
       using errcode = 'object_not_in_prerequisite_state';
   end if;
+  /* The keys' country code (ops.v_identity_gap_leads reads it): a missing setting raises here, as for the drivers index. */
+  perform ops.setting_text('default_country_code');
   if p_limit is not null and p_limit < 1 then
     raise exception 'limit must be at least 1 (got %)', p_limit using errcode = 'invalid_parameter_value';
   end if;
@@ -119,12 +113,19 @@ begin
     analyze canon.identity_links, canon.identity_origin;
   end if;
 
-  drop table if exists pg_temp.plan_selected, pg_temp.plan_due, pg_temp.plan_edges, pg_temp.plan_shared, pg_temp.plan_labels, pg_temp.plan_sizes;
-  /* The due leads, numbered, with the person each is linked to (the gap's own read). */
-  create temp table plan_selected on commit drop as
+  drop table if exists pg_temp.plan_due, pg_temp.plan_edges, pg_temp.plan_shared, pg_temp.plan_labels, pg_temp.plan_sizes;
+  /*
+   * The due leads, numbered, with the person each is linked to and their keys, in one read of the gap
+   * (ops.v_identity_gap_leads: the keys normalised in the same scan of the leads, by the parallel workers; at 1M leads
+   * on the embedded server 3.0-3.2 s, where the gap and then a join back to the leads for their keys took 4.4-4.5 s).
+   * The keys are carried by the queue to the batch, which does not normalise them again.
+   */
+  create temp table plan_due on commit preserve rows as
   with gap as (
-    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key
-    from ops.v_identity_gap_analysis as analysis
+    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key, analysis.phone_norm, analysis.plate_norm,
+           /* For the near keys' name check (ops.plan_near_pairs), when they are on. */
+           case when near_keys then analysis.lead_name end as lead_name
+    from ops.v_identity_gap_leads as analysis
     where analysis.gap_reason <> 'resolved'
       and (p_risk_level is null or analysis.risk_level = p_risk_level)
       and (p_gap_reason is null or analysis.gap_reason = p_gap_reason)
@@ -137,13 +138,15 @@ begin
      * array: the rest of the gap is never read; 1,000 of 1M leads in 23 ms on PG 15, where a join with the
      * unnested array read every lead, 1.5 s).
      */
-    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key
-    from ops.v_identity_gap_analysis as analysis
+    select analysis.lead_id, analysis.lead_date, analysis.risk_rank, analysis.person_key, analysis.phone_norm, analysis.plate_norm,
+           case when near_keys then analysis.lead_name end
+    from ops.v_identity_gap_leads as analysis
     where analysis.lead_id = any (p_lead_ids)
       and analysis.gap_reason <> 'resolved'
   ),
   due_gap as (
-    select gap.lead_id, gap.lead_date, gap.risk_rank, gap.person_key, jobs.id is not null as has_job
+    select gap.lead_id, gap.lead_date, gap.risk_rank, gap.person_key, gap.phone_norm, gap.plate_norm, gap.lead_name,
+           jobs.id is not null as has_job
     from gap
     left join ops.identity_matching_jobs as jobs
       on jobs.source_table = 'module_ct_cabinet_leads' and jobs.source_id = gap.lead_id
@@ -156,7 +159,8 @@ begin
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = gap.lead_id)
   ),
   vanished as (
-    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank, null::uuid as person_key, true as has_job
+    select jobs.source_id as lead_id, null::date as lead_date, 0 as risk_rank, null::uuid as person_key,
+           null::text as phone_norm, null::text as plate_norm, null::text as lead_name, true as has_job
     from ops.identity_matching_jobs as jobs
     where jobs.status = 'pending'
       and not exists (select 1 from ops.recovery_queue as queued where queued.lead_id = jobs.source_id)
@@ -170,41 +174,15 @@ begin
   selected as (
     /* Numbered in the order the limit cuts in: one sort. */
     select row_number() over (order by due.risk_rank desc, due.lead_date asc nulls last, due.lead_id)::integer as prio,
-           due.lead_id, due.person_key, due.has_job
+           due.lead_id, due.person_key, due.has_job, due.phone_norm, due.plate_norm, due.lead_name
     from (select * from due_gap union all select * from vanished) as due
     order by due.risk_rank desc, due.lead_date asc nulls last, due.lead_id
     limit p_limit
   )
-  select selected.prio, selected.lead_id, selected.has_job, selected.person_key
+  select selected.prio, selected.lead_id, selected.has_job, selected.person_key as linked_person_key,
+         selected.phone_norm, selected.plate_norm, selected.lead_name
   from selected;
   get diagnostics queued = row_count;
-  /*
-   * Their keys, in a statement of its own: the planner estimated the gap's filters at 2 % of the leads and joined the
-   * leads back by a million index probes (12.3 s of a 35 s plan at 1M on the embedded server); with the count known it
-   * hashes them (0.3 s). The phone and plate normalised once (the queue carries them to the batch). When the due leads
-   * are half the leads or more (a first run), every lead's keys are normalised by parallel workers before the join
-   * (the subquery's offset 0 keeps it apart: 3.5 -> 2.5 s at 1M); otherwise only the due leads', after it.
-   */
-  analyze pg_temp.plan_selected (prio);
-  execute format($keys$
-    create temp table plan_due on commit preserve rows as
-    select selected.prio, selected.lead_id, selected.has_job, selected.person_key as linked_person_key,
-           lead_keys.phone_norm, lead_keys.plate_norm, lead_keys.lead_name
-    from plan_selected as selected
-    left join (
-      select coalesce(cabinet_leads.external_id, cabinet_leads.id::text) as lead_id,
-             canon.norm_phone(cabinet_leads.park_phone, %1$L) as phone_norm,
-             canon.norm_plate(cabinet_leads.asset_plate_number) as plate_norm,
-             /* For the near keys' name check (ops.plan_near_pairs), when they are on. */
-             case when %2$L::boolean then concat_ws(' ', cabinet_leads.first_name, cabinet_leads.middle_name, cabinet_leads.last_name) end as lead_name
-      from public.module_ct_cabinet_leads as cabinet_leads
-      %3$s
-    ) as lead_keys on lead_keys.lead_id = selected.lead_id
-    $keys$, country_code, near_keys,
-    /* reltuples is -1 before the leads were first analysed: then the due leads' keys only, as before. */
-    case when queued * 2 >= (select nullif(tables.reltuples, -1) from pg_class as tables where tables.oid = 'public.module_ct_cabinet_leads'::regclass)
-         then 'offset 0' else '' end);
-  drop table plan_selected;
   analyze pg_temp.plan_due (prio, linked_person_key, phone_norm, plate_norm);
 
   /* The anchors of each lead: the person it is linked to, and the person each candidate driver stands for. */

@@ -6,73 +6,22 @@
  * this view gathers its facts for every lead at once with hash joins.
  * trips_14d is a scalar sub-select: a query that does not read it (the
  * snapshot, the recovery's selection) never computes it.
+ * The definition is ops.v_identity_gap_leads's; this view leaves out the
+ * lead's keys (personal data), which its readers then never compute.
  */
 create or replace view ops.v_identity_gap_analysis as
-with leads as (
-  select coalesce(cabinet_leads.external_id, cabinet_leads.id::text) as lead_id,
-         cabinet_leads.lead_created_at::date as lead_date
-  from public.module_ct_cabinet_leads as cabinet_leads
-),
-lead_links as not materialized (
-  select links.source_pk as lead_id, links.person_key
-  from canon.identity_links as links
-  where links.source_table = 'module_ct_cabinet_leads'
-),
-lead_origins as (
-  select origins.person_key, origins.origin_tag, origins.origin_source_id
-  from canon.identity_origin as origins
-  where origins.origin_tag = 'cabinet_lead'
-),
-linked as (
-  select leads.lead_id,
-         leads.lead_date,
-         lead_links.person_key,
-         lead_origins.origin_tag,
-         lead_origins.origin_source_id,
-         origin_links.person_key as origin_lead_person_key
-  from leads
-  left join lead_links on lead_links.lead_id = leads.lead_id
-  left join lead_origins on lead_origins.person_key = lead_links.person_key
-  left join lead_links as origin_links on origin_links.lead_id = lead_origins.origin_source_id
-),
-classified as (
-  select linked.*,
-         linked.person_key is not null as has_identity,
-         linked.origin_source_id is not null as has_origin,
-         ops.gap_reason(linked.person_key, linked.origin_tag, linked.origin_lead_person_key) as gap_reason,
-         (now() at time zone 'utc')::date - linked.lead_date as gap_age_days
-  from linked
-),
-risked as (
-  select classified.*,
-         case
-           when (classified.gap_reason = 'no_identity' and classified.gap_age_days >= 7)
-                or classified.gap_reason = 'inconsistent_origin' then 'high'
-           when (classified.gap_reason in ('no_identity', 'no_origin') and classified.gap_age_days >= 2)
-                or (classified.gap_reason <> 'resolved' and classified.lead_date is null) then 'medium'
-           else 'low'
-         end as risk_level
-  from classified
-)
-select risked.lead_id,
-       risked.lead_date,
-       risked.person_key,
-       risked.has_identity,
-       risked.has_origin,
-       (risked.gap_reason = 'resolved' and risked.origin_source_id <> risked.lead_id) as is_repeat_lead,
-       risked.gap_reason,
-       risked.gap_age_days,
-       risked.risk_level,
-       case risked.risk_level when 'high' then 3 when 'medium' then 2 else 1 end as risk_rank,
-       (select coalesce(sum(activity.count_orders_completed), 0)
-        from canon.identity_links as driver_links
-        join public.summary_daily as activity on activity.driver_id = driver_links.source_pk
-        where risked.person_key is not null
-          and driver_links.person_key = risked.person_key
-          and driver_links.source_table = 'drivers'
-          and canon.parse_date_file(activity.date_file) between risked.lead_date and risked.lead_date + 14
-       )::bigint as trips_14d
-from risked;
+select leads.lead_id,
+       leads.lead_date,
+       leads.person_key,
+       leads.has_identity,
+       leads.has_origin,
+       leads.is_repeat_lead,
+       leads.gap_reason,
+       leads.gap_age_days,
+       leads.risk_level,
+       leads.risk_rank,
+       leads.trips_14d
+from ops.v_identity_gap_leads as leads;
 comment on view ops.v_identity_gap_analysis is 'One row per lead: its person, whether it has an identity and a correct origin, the gap reason, age and risk, and the trips of its person''s drivers in the 14 days after the lead.';
 comment on column ops.v_identity_gap_analysis.lead_id is 'coalesce(external_id, id::text).';
 comment on column ops.v_identity_gap_analysis.lead_date is 'lead_created_at::date; null when unknown.';

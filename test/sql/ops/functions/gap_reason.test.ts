@@ -16,11 +16,13 @@ beforeAll(async () => {
 beforeEach(async () => resetData(db.pool));
 
 describe('the gap reason of a lead', () => {
-  it('is written in one place, ops.gap_reason, which the analysis view and ops.lead_gap_state read', async () => {
+  it('is written in one place, ops.gap_reason, which the gap view (ops.v_identity_gap_leads, under the analysis view) and ops.lead_gap_state read', async () => {
     // The rule is the CASE that names the reasons in its THEN branches.
     expect(await objectsDefining(db.pool, `then\\s+'no_identity'`)).toEqual(['ops.gap_reason']);
     expect(await objectsDefining(db.pool, `then\\s+'inconsistent_origin'`)).toEqual(['ops.gap_reason']);
-    expect(await objectsDefining(db.pool, `ops\\.gap_reason\\(`)).toEqual(expect.arrayContaining(['ops.lead_gap_state', 'ops.v_identity_gap_analysis']));
+    expect(await objectsDefining(db.pool, `ops\\.gap_reason\\(`)).toEqual(expect.arrayContaining(['ops.lead_gap_state', 'ops.v_identity_gap_leads']));
+    // The analysis view is the gap view without the leads' keys: it reads the same definition.
+    expect(await objectsDefining(db.pool, `ops\\.v_identity_gap_leads`)).toEqual(expect.arrayContaining(['ops.v_identity_gap_analysis']));
   });
 
   it('is the same in the view over every lead and in the per-lead read of the recovery, for every kind of lead', async () => {
