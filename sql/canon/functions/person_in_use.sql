@@ -1,6 +1,6 @@
 /*
  * The registry's side of the reference of person_key from canon.identity_links
- * and canon.identity_origin (canon.check_person_refs), as their foreign keys
+ * and canon.identity_origin (ops.check_refs), as their foreign keys
  * did it:
  *   - a person that a link refers to is not deleted ("on delete restrict");
  *   - a person's origin is deleted with the person ("on delete cascade");
@@ -51,7 +51,7 @@ begin
   return new;
 end
 $$;
-comment on function canon.person_in_use() is 'Trigger function on canon.identity_registry (the registry''s side of canon.check_person_refs): refuses (SQLSTATE 23503) to delete a person a link refers to, to change a person_key in use, or to truncate the registry without its links and origins; deletes a deleted person''s origin. Security definer.';
+comment on function canon.person_in_use() is 'Trigger function on canon.identity_registry (the registry''s side of ops.check_refs): refuses (SQLSTATE 23503) to delete a person a link refers to, to change a person_key in use, or to truncate the registry without its links and origins; deletes a deleted person''s origin. Security definer.';
 
 create or replace trigger person_in_use
   before delete or update of person_key on canon.identity_registry

@@ -1,6 +1,6 @@
 /*
  * The other half of the reference of match_rule to the rule catalogue on
- * canon.identity_links and ops.identity_matching_jobs (ops.check_match_rule_refs):
+ * canon.identity_links and ops.identity_matching_jobs (ops.check_refs):
  * a rule still referred to by a link or a job row is neither deleted nor
  * renamed, as a foreign key's "on delete restrict" would refuse (SQLSTATE
  * 23503; a truncate is refused by the foreign keys of ops.lead_candidates and
@@ -37,7 +37,7 @@ begin
   return new;
 end
 $$;
-comment on function ops.match_rule_in_use() is 'Trigger function on ops.match_rules: refuses (SQLSTATE 23503) to delete or rename a rule that a link or a job row still refers to (the catalogue side of ops.check_match_rule_refs). Security definer.';
+comment on function ops.match_rule_in_use() is 'Trigger function on ops.match_rules: refuses (SQLSTATE 23503) to delete or rename a rule that a link or a job row still refers to (the catalogue side of ops.check_refs). Security definer.';
 
 create or replace trigger match_rule_in_use
   before delete or update of match_rule on ops.match_rules

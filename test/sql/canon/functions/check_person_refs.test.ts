@@ -1,6 +1,6 @@
 /*
  * person_key refers to the registry on canon.identity_links and canon.identity_origin, checked once a statement
- * (canon.check_person_refs) and on the registry's side (canon.person_in_use): the refusals of a foreign key, with
+ * (ops.check_refs) and on the registry's side (canon.person_in_use): the refusals of a foreign key, with
  * its SQLSTATE, the origin deleted with its person, and a delete that waits for a writer naming the person.
  */
 import pg from 'pg';
@@ -33,7 +33,7 @@ describe('the reference of person_key to canon.identity_registry', () => {
     expect(rows).toEqual([]);
     const triggers = await db.pool.query(`
       select tgrelid::regclass::text as tbl, tgname from pg_trigger
-      where tgfoid in ('canon.check_person_refs'::regproc, 'canon.person_in_use'::regproc) order by 1, 2`);
+      where (tgfoid = 'ops.check_refs'::regproc and tgname like 'person%') or tgfoid = 'canon.person_in_use'::regproc order by 1, 2`);
     expect(triggers.rows).toEqual([
       { tbl: 'canon.identity_links', tgname: 'person_refs_insert' },
       { tbl: 'canon.identity_links', tgname: 'person_refs_update' },

@@ -1,6 +1,6 @@
 /*
  * match_rule refers to the rule catalogue on canon.identity_links and ops.identity_matching_jobs, checked once a
- * statement (ops.check_match_rule_refs) and on the catalogue's side (ops.match_rule_in_use): the refusals of a
+ * statement (ops.check_refs) and on the catalogue's side (ops.match_rule_in_use): the refusals of a
  * foreign key, with its SQLSTATE, and a delete that waits for a writer naming the rule.
  */
 import pg from 'pg';
@@ -33,7 +33,7 @@ describe('the reference of match_rule to ops.match_rules', () => {
     expect(rows).toEqual([]);
     const triggers = await db.pool.query(`
       select tgrelid::regclass::text as tbl, tgname from pg_trigger
-      where tgfoid = 'ops.check_match_rule_refs'::regproc order by 1, 2`);
+      where tgfoid = 'ops.check_refs'::regproc and tgname like 'match_rule%' order by 1, 2`);
     expect(triggers.rows).toEqual([
       { tbl: 'canon.identity_links', tgname: 'match_rule_refs_insert' },
       { tbl: 'canon.identity_links', tgname: 'match_rule_refs_update' },
