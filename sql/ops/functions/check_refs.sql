@@ -65,43 +65,23 @@ end
 $$;
 comment on function ops.check_refs() is 'Statement trigger function (after insert and update, with the new rows as new_rows; arguments: the column and the referenced table): the reference checked once a statement: key-share locks the referenced rows named, refuses (SQLSTATE 23503) a value the referenced table does not hold. On match_rule (canon.identity_links, ops.identity_matching_jobs -> ops.match_rules) and person_key (canon.identity_links, canon.identity_origin -> canon.identity_registry). Security definer.';
 
-create or replace trigger match_rule_refs_insert
-  after insert on canon.identity_links
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('match_rule', 'ops.match_rules');
-comment on trigger match_rule_refs_insert on canon.identity_links is 'match_rule refers to ops.match_rules: checked once a statement (ops.check_refs).';
-create or replace trigger match_rule_refs_update
-  after update on canon.identity_links
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('match_rule', 'ops.match_rules');
-comment on trigger match_rule_refs_update on canon.identity_links is 'match_rule refers to ops.match_rules: checked once a statement (ops.check_refs).';
-create or replace trigger match_rule_refs_insert
-  after insert on ops.identity_matching_jobs
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('match_rule', 'ops.match_rules');
-comment on trigger match_rule_refs_insert on ops.identity_matching_jobs is 'match_rule refers to ops.match_rules: checked once a statement (ops.check_refs).';
-create or replace trigger match_rule_refs_update
-  after update on ops.identity_matching_jobs
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('match_rule', 'ops.match_rules');
-comment on trigger match_rule_refs_update on ops.identity_matching_jobs is 'match_rule refers to ops.match_rules: checked once a statement (ops.check_refs).';
-create or replace trigger person_refs_insert
-  after insert on canon.identity_links
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('person_key', 'canon.identity_registry');
-comment on trigger person_refs_insert on canon.identity_links is 'person_key refers to canon.identity_registry: checked once a statement (ops.check_refs).';
-create or replace trigger person_refs_update
-  after update on canon.identity_links
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('person_key', 'canon.identity_registry');
-comment on trigger person_refs_update on canon.identity_links is 'person_key refers to canon.identity_registry: checked once a statement (ops.check_refs).';
-create or replace trigger person_refs_insert
-  after insert on canon.identity_origin
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('person_key', 'canon.identity_registry');
-comment on trigger person_refs_insert on canon.identity_origin is 'person_key refers to canon.identity_registry: checked once a statement (ops.check_refs).';
-create or replace trigger person_refs_update
-  after update on canon.identity_origin
-  referencing new table as new_rows
-  for each statement execute function ops.check_refs('person_key', 'canon.identity_registry');
-comment on trigger person_refs_update on canon.identity_origin is 'person_key refers to canon.identity_registry: checked once a statement (ops.check_refs).';
+/* The eight triggers: each reference on each table, after insert and after update. */
+do $triggers$
+declare
+  ref record;
+begin
+  for ref in
+    select refs.tbl, refs.col, refs.referenced, refs.prefix || '_' || events.event as name, events.event
+    from (values ('canon.identity_links', 'match_rule', 'ops.match_rules', 'match_rule_refs'),
+                 ('ops.identity_matching_jobs', 'match_rule', 'ops.match_rules', 'match_rule_refs'),
+                 ('canon.identity_links', 'person_key', 'canon.identity_registry', 'person_refs'),
+                 ('canon.identity_origin', 'person_key', 'canon.identity_registry', 'person_refs')) as refs (tbl, col, referenced, prefix)
+    cross join (values ('insert'), ('update')) as events (event)
+  loop
+    execute format('create or replace trigger %I after %s on %s referencing new table as new_rows '
+                   'for each statement execute function ops.check_refs(%L, %L)', ref.name, ref.event, ref.tbl, ref.col, ref.referenced);
+    execute format('comment on trigger %I on %s is %L', ref.name, ref.tbl,
+                   format('%s refers to %s: checked once a statement (ops.check_refs).', ref.col, ref.referenced));
+  end loop;
+end
+$triggers$;
