@@ -1,5 +1,5 @@
 --! Previous: sha1:0062edf32b92a5fb25c3f49e83e6efe73b105895
---! Hash: sha1:f338002e4c8aed7374fe320210293b93ed057382
+--! Hash: sha1:e9f7936af6ea5f882b714e1cf3b491e69d32774f
 --! Message: person reference once a statement
 
 /*
@@ -9,10 +9,11 @@
  * origins) is checked once a statement instead of once a row: the foreign
  * keys' per-row checks (a query and a key-share lock of the registry row per
  * row) cost 55-60 ms of a 5,000-lead batch at 1M leads on the embedded server,
- * about 12,600 checks a batch. The statement trigger canon.check_person_refs
- * (after insert and update, on each table) and canon.person_in_use (on the
- * registry: before delete or a change of person_key; after truncate) take
- * their place, in sql/canon/functions/, applied right after this migration:
+ * about 12,600 checks a batch. The statement trigger ops.check_refs
+ * (after insert and update, on each table; the one function of the match_rule
+ * reference too, sql/ops/functions/) and canon.person_in_use (on the
+ * registry: before delete or a change of person_key; after truncate;
+ * sql/canon/functions/) take their place, applied right after this migration:
  * the same refusals with the same SQLSTATE 23503, and the origin deleted with
  * its person (the origin's "on delete cascade").
  * (canon.identity_origin_history has had no foreign key since 000003.)
